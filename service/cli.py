@@ -1,0 +1,126 @@
+"""The `modassist` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import click
+
+from service.settings import Settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Moderation assist for newsrooms: score, serve, work and administer."""
+
+
+@main.command()
+@click.argument("source", type=click.File("r", encoding="utf-8"), default="-")
+def score(source: IO[str]) -> None:
+    """Score JSON Lines from SOURCE (a file or - for standard input), one result per line.
+
+    Each input line is {"id": str, "text": str, "kind"?: "comment"|"letter",
+    "language"?: str}. Uses the same code and default thresholds as the service, without
+    the web app, the broker or a database. A bad line gives an error object for that line.
+    """
+    from service.scoring.pipeline import Scorer
+    from service.scoring.types import Submission
+
+    scorer = Scorer(Settings.from_env().models_dir)
+    for lineno, line in enumerate(source, start=1):
+        if not line.strip():
+            continue
+        try:
+            sub = _parse_score_line(line, lineno)
+        except ValueError as exc:
+            _emit({"error": {"code": "invalid_input", "message": str(exc), "line": lineno}})
+            continue
+        _emit(scorer.score(Submission(**sub)).to_dict())
+
+
+def _parse_score_line(line: str, lineno: int) -> dict[str, Any]:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"line {lineno} is not valid JSON: {exc.msg}") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"line {lineno} must be a JSON object")
+    ident, text = obj.get("id"), obj.get("text")
+    if not isinstance(ident, str) or not isinstance(text, str):
+        raise ValueError(f'line {lineno} needs "id" and "text" as strings')
+    kind = obj.get("kind", "comment")
+    if kind not in ("comment", "letter"):
+        raise ValueError(f'line {lineno}: "kind" must be "comment" or "letter"')
+    language = obj.get("language")
+    if language is not None and not isinstance(language, str):
+        raise ValueError(f'line {lineno}: "language" must be a string')
+    return {"id": ident, "text": text, "kind": kind, "language": language}
+
+
+def _emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations to the configured database (MODASSIST_DATABASE_URL)."""
+    from service.storage import migrate
+
+    migrate.upgrade(Settings.from_env())
+    click.echo("database is up to date", err=True)
+
+
+@db.command("check")
+def db_check() -> None:
+    """Fail when the models and the migrations disagree."""
+    from service.storage import migrate
+
+    migrate.check(Settings.from_env())
+
+
+@main.command()
+@click.option("--missing-only", is_flag=True, help="Train only models whose artifacts are missing.")
+@click.option("--only", multiple=True, help="Train only these artifacts (repeatable).")
+@click.option(
+    "--data-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Training data (default: ../shared/data beside the checkout).",
+)
+def train(missing_only: bool, only: tuple[str, ...], data_dir: Path | None) -> None:
+    """Train the scoring models and write versioned artifacts with model cards."""
+    from service.scoring.artifacts import artifacts_dir
+    from service.training import TRAINERS, default_data_dir
+
+    out = artifacts_dir(Settings.from_env().models_dir)
+    data = data_dir or default_data_dir()
+    names = [n for n in TRAINERS if not only or n in only]
+    unknown = set(only) - set(TRAINERS)
+    if unknown:
+        raise click.UsageError(f"unknown model(s): {', '.join(sorted(unknown))}")
+    for name in names:
+        if missing_only and (out / name / "card.json").exists():
+            continue
+        click.echo(f"training {name} from {data}", err=True)
+        TRAINERS[name](data, out, _progress(name))
+
+
+def _progress(name: str) -> Callable[[str], None]:
+    def report(message: str) -> None:
+        click.echo(f"[{name}] {message}", err=True)
+
+    return report
+
+
+if __name__ == "__main__":
+    main()

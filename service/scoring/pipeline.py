@@ -1,0 +1,86 @@
+"""The ordered list of scoring phases, and the Scorer that runs them.
+
+Each phase reads the Doc (and what earlier phases put there) and records signals, spans
+and notes on the Builder. A phase explains itself: every score it sets comes with the
+spans and reasons that produced it. The order matters and is commented below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from service.scoring import (
+    attacks,
+    claims,
+    copying,
+    language,
+    lexicon,
+    policy,
+    priority,
+    sentences,
+    toxicity,
+)
+from service.scoring.artifacts import artifacts_dir
+from service.scoring.document import Builder, Doc
+from service.scoring.types import SIGNALS, Reference, Result, SiteConfig, Submission
+
+MODEL_VERSION = "2026.11.1"
+
+Phase = Callable[[Doc, Builder], None]
+PhaseFactory = Callable[[Path], Phase]
+
+PHASES: tuple[tuple[str, PhaseFactory], ...] = (
+    # Language first: every later phase picks its German or English path from it, and an
+    # unsupported language is marked, never scored as German.
+    ("language", language.build),
+    # Sentence boundaries with offsets: claims, attacks and spans are per sentence.
+    ("sentences", sentences.build),
+    # Form rules need only the text and the site's limits.
+    ("policy", policy.build),
+    # Word lists before the models: the lexicon hits are features and explanations.
+    ("inflammatory", lexicon.build),
+    ("toxicity", toxicity.build),
+    # Claims per sentence; attacks use both the insults above and unsourced claims.
+    ("claims", claims.build),
+    ("personal_attack", attacks.build),
+    ("copied_text", copying.build),
+)
+
+
+class Scorer:
+    """Score submissions with models loaded once; safe to reuse for many submissions."""
+
+    def __init__(self, models_dir: Path | None = None) -> None:
+        directory = artifacts_dir(models_dir)
+        self.phases: list[tuple[str, Phase]] = [(name, f(directory)) for name, f in PHASES]
+        self.model_version = MODEL_VERSION
+
+    def score(
+        self,
+        submission: Submission,
+        config: SiteConfig | None = None,
+        references: Sequence[Reference] = (),
+    ) -> Result:
+        config = config if config is not None else SiteConfig()
+        doc = Doc(submission=submission, config=config, references=tuple(references))
+        out = Builder()
+        for _name, phase in self.phases:
+            phase(doc, out)
+        for name in SIGNALS:  # every signal key is present, even when a phase had nothing
+            if name not in out.scores:
+                out.signal(name, 0.0)
+        finished = out.finish(config)
+        order = [*SIGNALS, *sorted(set(finished) - set(SIGNALS))]
+        signals = {name: finished[name] for name in order}
+        spans = tuple(sorted(out.spans, key=lambda s: (s.start, s.end, s.signal)))
+        return Result(
+            id=submission.id,
+            language=doc.language,
+            model_version=self.model_version,
+            priority=priority.combine(signals, submission),
+            signals=signals,
+            spans=spans,
+            sentences=tuple(doc.sentences),
+            notes=tuple(out.notes),
+        )

@@ -1,0 +1,19 @@
+"""Train the scoring models from ../shared/data and write versioned artifacts with model cards.
+
+Each trainer is registered in TRAINERS under the artifact name the scoring core loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+# name -> trainer(data_dir, out_dir, progress) writing out_dir/name/{model.joblib,card.json}
+Trainer = Callable[[Path, Path, Callable[[str], None]], None]
+
+TRAINERS: dict[str, Trainer] = {}
+
+
+def default_data_dir() -> Path:
+    """../shared/data beside the repository (the checkout's parent holds shared/)."""
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
