@@ -85,6 +85,11 @@ class Settings:
     score_max_retries: int = 5
     # A submission still `queued` after this many seconds is re-enqueued by the sweep.
     stuck_after_s: int = 60
+    # How often beat runs the sweep, in seconds.
+    sweep_interval_s: float = 30.0
+    # Seconds before Redis hands an unacknowledged task to another worker; longer than the
+    # longest callback backoff step, so countdown tasks are not handed out twice.
+    broker_visibility_timeout_s: int = 7200
     # Session cookies are Secure unless this is turned off for local http.
     secure_cookies: bool = False
     # Run Celery tasks inline (tests of the web layer alone).
@@ -118,6 +123,10 @@ class Settings:
             callback_timeout_s=_read(env, "MODASSIST_CALLBACK_TIMEOUT_S", _parse_float, 10.0),
             score_max_retries=_read(env, "MODASSIST_SCORE_MAX_RETRIES", _parse_int, 5),
             stuck_after_s=_read(env, "MODASSIST_STUCK_AFTER_S", _parse_int, 60),
+            sweep_interval_s=_read(env, "MODASSIST_SWEEP_INTERVAL_S", _parse_float, 30.0),
+            broker_visibility_timeout_s=_read(
+                env, "MODASSIST_BROKER_VISIBILITY_TIMEOUT_S", _parse_int, 7200
+            ),
             secure_cookies=_read(env, "MODASSIST_SECURE_COOKIES", _parse_bool, False),
             task_always_eager=_read(env, "MODASSIST_TASK_ALWAYS_EAGER", _parse_bool, False),
             models_dir=Path(models_raw) if models_raw else None,

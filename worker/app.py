@@ -1,0 +1,67 @@
+"""The Celery application: `make_celery(settings)`, and `app` for `celery -A worker.app`.
+
+Nothing here connects to the broker or the database at import time: Celery connects when
+a worker or beat starts, and the tasks build their database engine and scorer lazily, once
+per worker process (see worker.tasks).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from service.dispatch import (
+    DELIVER_CALLBACK,
+    DELIVERY_QUEUE,
+    SCORE_SUBMISSION,
+    SCORING_QUEUE,
+    SWEEP,
+)
+from service.settings import Settings
+
+#: Used only when MODASSIST_REDIS_URL is empty; `modassist run` always sets it.
+FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"
+
+
+def make_celery(settings: Settings) -> Celery:
+    """Build the Celery app for these settings, with the tasks of worker.tasks registered."""
+    app = Celery("modassist", broker=settings.redis_url or FALLBACK_BROKER_URL)
+    app.conf.update(
+        # Task arguments are ids only; JSON keeps them readable and refuses pickles.
+        task_serializer="json",
+        accept_content=["json"],
+        # Results live in the database, not in the broker.
+        task_ignore_result=True,
+        result_backend=None,
+        # A task is acknowledged only when it has finished, and handed to another worker
+        # when its worker dies mid-task: the tasks are idempotent, so a repeat is harmless.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        # One task at a time per process: a slow scoring job does not hold others back.
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        broker_connection_retry_on_startup=True,
+        # The two queues (created on first use): a slow CMS never delays scoring.
+        task_default_queue=SCORING_QUEUE,
+        task_routes={
+            SCORE_SUBMISSION: {"queue": SCORING_QUEUE},
+            SWEEP: {"queue": SCORING_QUEUE},
+            DELIVER_CALLBACK: {"queue": DELIVERY_QUEUE},
+        },
+        beat_schedule={
+            "sweep": {
+                "task": SWEEP,
+                "schedule": settings.sweep_interval_s,
+                # A sweep that waited longer than its interval is replaced by the next one.
+                "options": {"expires": settings.sweep_interval_s},
+            }
+        },
+        worker_hijack_root_logger=False,
+        enable_utc=True,
+    )
+    from worker import tasks
+
+    tasks.register(app, settings)
+    return app
+
+
+app = make_celery(Settings.from_env())

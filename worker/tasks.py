@@ -1,0 +1,533 @@
+"""The worker's tasks: score a submission, deliver a callback, sweep what is stuck.
+
+Each task is a plain function over a `Runtime` (settings, database sessions, scorer,
+dispatcher), so tests call it directly; `register` wraps them as Celery tasks under the
+names in service.dispatch. Every task takes an id, is idempotent and claims its row with a
+conditional UPDATE before doing work, so two workers never both store a score or both
+send a callback. Logs carry ids, statuses, durations and scores only, never text or author
+data.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal, cast
+
+from sqlalchemy import CursorResult, Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.dispatch import (
+    DELIVER_CALLBACK,
+    SCORE_SUBMISSION,
+    SWEEP,
+    Dispatcher,
+    Sender,
+)
+from service.scoring.pipeline import Scorer
+from service.scoring.types import Reference, SiteConfig
+from service.scoring.types import Submission as ScoringInput
+from service.settings import Settings
+from service.storage.crypto import decrypt
+from service.storage.db import make_engine, make_session_factory
+from service.storage.models import (
+    DEAD,
+    DELIVERED,
+    FAILED,
+    PENDING,
+    QUEUED,
+    SCORED,
+    CallbackAttempt,
+    CallbackDelivery,
+    Result,
+    Site,
+    Submission,
+    utcnow,
+)
+from worker import cms_client
+
+log = logging.getLogger(__name__)
+
+#: Scoring retries wait 2, 4, 8, ... seconds, at most this long.
+SCORE_RETRY_BACKOFF_FIRST_S = 2.0
+SCORE_RETRY_BACKOFF_MAX_S = 300.0
+#: Callback retries double from settings.callback_backoff_first_s up to this step.
+CALLBACK_BACKOFF_MAX = timedelta(hours=1)
+#: A claimed delivery whose worker died is due again after the HTTP timeout plus this.
+CALLBACK_LEASE_MARGIN = timedelta(seconds=60)
+#: A delivery task that arrives this close before its due time waits for it.
+EARLY_ARRIVAL_TOLERANCE = timedelta(seconds=5)
+#: Rows the sweep re-enqueues per run and kind; the next run takes the rest.
+SWEEP_BATCH = 500
+#: Longest exception message stored on a failed submission.
+ERROR_MESSAGE_MAX_CHARS = 300
+
+Outcome = Literal["scored", "retry", "failed", "skipped", "missing", "delivered", "dead", "not_due"]
+Post = Callable[..., cms_client.CallbackAnswer]
+
+
+@dataclass
+class Runtime:
+    """What the tasks of one worker process share: settings, database, scorer, dispatcher."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    dispatcher: Dispatcher
+    engine: Engine | None = None
+    now: Callable[[], datetime] = utcnow
+    post: Post = cms_client.post_callback
+    _scorer: Scorer | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def build(cls, settings: Settings, send: Sender) -> Runtime:
+        settings = settings.with_secret_key()
+        engine = make_engine(settings)
+        return cls(settings, make_session_factory(engine), Dispatcher(send), engine=engine)
+
+    def scorer(self) -> Scorer:
+        """Return the process's scorer, loading the models on first use."""
+        with self._lock:
+            if self._scorer is None:
+                started = time.perf_counter()
+                self._scorer = Scorer(self.settings.models_dir)
+                log.info("scorer loaded in %.0f ms", (time.perf_counter() - started) * 1000)
+            return self._scorer
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    outcome: Outcome
+    retry_in_s: float | None = None
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
+    """Score one queued submission and store its result; skip it when it is not queued."""
+    limit = rt.settings.score_max_retries + 1  # the first try plus the retries
+    with rt.sessions() as session:
+        row = session.get(Submission, submission_id)
+        if row is None:
+            log.warning("score: submission %s does not exist", submission_id)
+            return ScoreOutcome("missing")
+        if row.status != QUEUED:
+            log.info("score: submission %s is %s, skipped", submission_id, row.status)
+            return ScoreOutcome("skipped")
+        seen = row.attempts
+        if seen >= limit:
+            # Earlier attempts were claimed but never finished: the worker died each time
+            # (out of memory, killed). Give the item to a human instead of trying forever.
+            error = f"WorkerLost: scoring did not finish in {seen} attempts"
+            _finish_failed(session, submission_id, seen, error)
+            return ScoreOutcome("failed")
+        if not _claim_submission(session, submission_id, seen):
+            log.info("score: submission %s claimed by another worker", submission_id)
+            return ScoreOutcome("skipped")
+        attempt = seen + 1
+        scoring_input = _scoring_input(row)
+        config = _site_config(row.site)
+        references = _references(session, row)
+        text = row.text
+
+    started = time.perf_counter()
+    try:
+        result = rt.scorer().score(scoring_input, config, references)
+    except Exception as exc:
+        # Any error of the scorer or its models; the text never goes into the message.
+        error = _error_text(exc, text)
+        with rt.sessions() as session:
+            if attempt >= limit:
+                _finish_failed(session, submission_id, attempt, error)
+                return ScoreOutcome("failed")
+            _record_retry(session, submission_id, attempt, error)
+        delay = min(SCORE_RETRY_BACKOFF_FIRST_S * 2 ** (attempt - 1), SCORE_RETRY_BACKOFF_MAX_S)
+        log.warning(
+            "score: submission %s attempt %d failed (%s), retry in %.0f s",
+            submission_id,
+            attempt,
+            type(exc).__name__,
+            delay,
+        )
+        return ScoreOutcome("retry", retry_in_s=delay)
+    duration_ms = (time.perf_counter() - started) * 1000
+
+    with rt.sessions() as session, session.begin():
+        stored = _rowcount(
+            session.execute(
+                update(Submission)
+                .where(
+                    Submission.id == submission_id,
+                    Submission.status == QUEUED,
+                    Submission.attempts == attempt,
+                )
+                .values(
+                    status=SCORED,
+                    priority=result.priority,
+                    language=result.language,
+                    scored_at=rt.now(),
+                    error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        )
+        if not stored:
+            # A later claim (the sweep after a stall) owns the row now; its result counts.
+            log.info("score: submission %s was re-claimed, result dropped", submission_id)
+            return ScoreOutcome("skipped")
+        data = result.to_dict()
+        existing = session.scalar(select(Result).where(Result.submission_id == submission_id))
+        if existing is None:
+            session.add(
+                Result(
+                    submission_id=submission_id,
+                    model_version=result.model_version,
+                    priority=result.priority,
+                    data=data,
+                )
+            )
+        else:
+            existing.model_version = result.model_version
+            existing.priority = result.priority
+            existing.data = data
+        # Copy detection adds the submission to its index here, in the same transaction.
+    log.info(
+        "score: submission %s scored in %.0f ms, priority %.3f, flagged %s",
+        submission_id,
+        duration_ms,
+        result.priority,
+        ",".join(name for name, s in result.signals.items() if s.flagged) or "-",
+    )
+    return ScoreOutcome("scored")
+
+
+def _claim_submission(session: Session, submission_id: str, seen: int) -> bool:
+    # The compare-and-set on `attempts` is the claim: of two workers that read the same
+    # count, only one UPDATE matches. On PostgreSQL the second waits for the first's row
+    # lock and then re-checks the condition; SQLite serialises writers.
+    claimed = _rowcount(
+        session.execute(
+            update(Submission)
+            .where(
+                Submission.id == submission_id,
+                Submission.status == QUEUED,
+                Submission.attempts == seen,
+            )
+            .values(attempts=seen + 1)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.commit()
+    return claimed
+
+
+def _finish_failed(session: Session, submission_id: str, attempts: int, error: str) -> None:
+    failed = _rowcount(
+        session.execute(
+            update(Submission)
+            .where(
+                Submission.id == submission_id,
+                Submission.status == QUEUED,
+                Submission.attempts == attempts,
+            )
+            .values(status=FAILED, error=error)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    session.commit()
+    if failed:
+        log.error("score: submission %s failed after %d attempts", submission_id, attempts)
+
+
+def _record_retry(session: Session, submission_id: str, attempts: int, error: str) -> None:
+    session.execute(
+        update(Submission)
+        .where(
+            Submission.id == submission_id,
+            Submission.status == QUEUED,
+            Submission.attempts == attempts,
+        )
+        .values(error=error)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def _scoring_input(row: Submission) -> ScoringInput:
+    author = row.author
+    erased = author is None or author.erased_at is not None
+    return ScoringInput(
+        id=row.id,
+        text=row.text,
+        kind="letter" if row.kind == "letter" else "comment",
+        language=row.language,
+        title=row.title,
+        author_name=None if erased or author is None else author.name,
+        author_location=None if erased or author is None else author.location,
+        article_id=row.article_external_id,
+    )
+
+
+def _site_config(site: Site) -> SiteConfig:
+    """Return the site's scoring configuration (thresholds, form rules, word lists)."""
+    try:
+        from service.storage.site_config import site_config
+    except ImportError:  # the site settings module has not landed yet: defaults
+        return SiteConfig()
+    config: SiteConfig = site_config(site)
+    return config
+
+
+def _references(session: Session, row: Submission) -> tuple[Reference, ...]:
+    """Return the known texts this submission is compared with (copy detection)."""
+    return ()
+
+
+def _error_text(exc: BaseException, text: str) -> str:
+    """Describe an exception for moderators without ever repeating the submission's text."""
+    message = str(exc)[:ERROR_MESSAGE_MAX_CHARS]
+    window = 12
+    quotes_text = any(
+        message[i : i + window] in text for i in range(max(0, len(message) - window + 1))
+    )
+    if quotes_text and len(message) >= window:
+        message = "(message withheld: it quotes the submission)"
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+# --- callbacks ----------------------------------------------------------------------------
+
+
+def callback_backoff(settings: Settings, attempt: int) -> timedelta:
+    """Return the wait after failed attempt number `attempt` (1-based): doubling, capped."""
+    step = timedelta(seconds=settings.callback_backoff_first_s * 2 ** (attempt - 1))
+    return min(step, CALLBACK_BACKOFF_MAX)
+
+
+def callback_schedule(settings: Settings) -> list[timedelta]:
+    """Return the waits between all attempts of one delivery, for docs and checks."""
+    return [callback_backoff(settings, n) for n in range(1, settings.callback_max_attempts)]
+
+
+def deliver_callback(rt: Runtime, delivery_id: str) -> Outcome:
+    """Send one pending, due callback; record the attempt; reschedule, finish or give up."""
+    settings = rt.settings
+    now = rt.now()
+    with rt.sessions() as session:
+        delivery = session.get(CallbackDelivery, delivery_id)
+        if delivery is None:
+            log.warning("deliver: delivery %s does not exist", delivery_id)
+            return "missing"
+        if delivery.status != PENDING:
+            log.info("deliver: delivery %s is %s, skipped", delivery_id, delivery.status)
+            return "skipped"
+        if delivery.next_attempt_at > now:
+            # Not due (the undo window, or a backoff): its own countdown or the sweep brings
+            # it back. One that came a moment early (clocks of two hosts) waits here.
+            early = delivery.next_attempt_at - now
+            if early <= EARLY_ARRIVAL_TOLERANCE:
+                rt.dispatcher.enqueue_delivery(delivery_id, early.total_seconds())
+            return "not_due"
+        seen = delivery.attempts
+        lease = timedelta(seconds=settings.callback_timeout_s) + CALLBACK_LEASE_MARGIN
+        claimed = _rowcount(
+            session.execute(
+                update(CallbackDelivery)
+                .where(
+                    CallbackDelivery.id == delivery_id,
+                    CallbackDelivery.status == PENDING,
+                    CallbackDelivery.attempts == seen,
+                    CallbackDelivery.next_attempt_at <= now,
+                )
+                # The lease: if this worker dies mid-send the delivery is due again later.
+                .values(attempts=seen + 1, next_attempt_at=now + lease)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        session.commit()
+        if not claimed:
+            log.info("deliver: delivery %s claimed by another worker", delivery_id)
+            return "skipped"
+        attempt = seen + 1
+        url, payload, site_id = delivery.url, dict(delivery.payload), delivery.site_id
+
+    attempted_at = rt.now()
+    status_code: int | None = None
+    duration_ms = 0.0
+    error: str | None = None
+    try:
+        key_id, secret = _site_key(rt, site_id)
+        answer = rt.post(
+            url,
+            payload,
+            key_id=key_id,
+            secret=secret,
+            timeout_s=settings.callback_timeout_s,
+            delivery_id=delivery_id,
+        )
+        status_code, duration_ms = answer.status_code, answer.duration_ms
+    except cms_client.CallbackError as exc:
+        status_code, duration_ms, error = exc.status_code, exc.duration_ms, str(exc)
+    except Exception as exc:  # a broken site key or URL is a failed attempt like any other
+        error = f"{type(exc).__name__}: {str(exc)[:ERROR_MESSAGE_MAX_CHARS]}"
+
+    finished_at = rt.now()
+    outcome: Outcome
+    retry_at: datetime | None = None
+    with rt.sessions() as session, session.begin():
+        session.add(
+            CallbackAttempt(
+                delivery_id=delivery_id,
+                attempted_at=attempted_at,
+                status_code=status_code,
+                duration_ms=duration_ms,
+                error=error,
+            )
+        )
+        mine = (CallbackDelivery.id == delivery_id, CallbackDelivery.attempts == attempt)
+        if error is None:
+            # Recorded as delivered even if cancelled meanwhile: the CMS did get it.
+            values: dict[str, Any] = {
+                "status": DELIVERED,
+                "delivered_at": finished_at,
+                "last_error": None,
+            }
+            outcome = "delivered"
+        elif attempt >= settings.callback_max_attempts:
+            values = {"status": DEAD, "last_error": error}
+            outcome = "dead"
+        else:
+            retry_at = finished_at + callback_backoff(settings, attempt)
+            values = {"next_attempt_at": retry_at, "last_error": error}
+            outcome = "retry"
+        condition = mine if error is None else (*mine, CallbackDelivery.status == PENDING)
+        session.execute(
+            update(CallbackDelivery)
+            .where(*condition)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+    log.info(
+        "deliver: delivery %s attempt %d %s (HTTP %s, %.0f ms)",
+        delivery_id,
+        attempt,
+        outcome,
+        status_code,
+        duration_ms,
+    )
+    if retry_at is not None:
+        rt.dispatcher.enqueue_delivery(delivery_id, (retry_at - finished_at).total_seconds())
+    return outcome
+
+
+def _site_key(rt: Runtime, site_id: str) -> tuple[str, str]:
+    with rt.sessions() as session:
+        site = session.get(Site, site_id)
+        if site is None:
+            raise LookupError(f"site {site_id} does not exist")
+        return site.key_id, decrypt(rt.settings.secret_key, site.secret_enc)
+
+
+# --- sweep --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    submissions: int
+    deliveries: int
+
+
+def sweep(rt: Runtime, batch: int = SWEEP_BATCH) -> SweepReport:
+    """Re-enqueue submissions stuck in `queued` and pending deliveries that are due."""
+    now = rt.now()
+    cutoff = now - timedelta(seconds=rt.settings.stuck_after_s)
+    with rt.sessions() as session, session.begin():
+        stuck = list(
+            session.scalars(
+                select(Submission.id)
+                .where(Submission.status == QUEUED, Submission.updated_at < cutoff)
+                .order_by(Submission.updated_at)
+                .limit(batch)
+            )
+        )
+        if stuck:
+            # Marks them re-enqueued (and bumps updated_at), so the next sweep leaves them
+            # alone for another stuck_after_s.
+            session.execute(
+                update(Submission)
+                .where(Submission.id.in_(stuck), Submission.status == QUEUED)
+                .values(enqueued_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        due = list(
+            session.scalars(
+                select(CallbackDelivery.id)
+                .where(CallbackDelivery.status == PENDING, CallbackDelivery.next_attempt_at <= now)
+                .order_by(CallbackDelivery.next_attempt_at)
+                .limit(batch)
+            )
+        )
+    for submission_id in stuck:
+        rt.dispatcher.enqueue_score(submission_id)
+    for delivery_id in due:
+        rt.dispatcher.enqueue_delivery(delivery_id)
+    if stuck or due:
+        log.info("sweep: re-enqueued %d submissions, %d deliveries", len(stuck), len(due))
+    return SweepReport(submissions=len(stuck), deliveries=len(due))
+
+
+def _rowcount(result: Any) -> bool:
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+# --- Celery -------------------------------------------------------------------------------
+
+_runtime: Runtime | None = None
+_runtime_lock = threading.Lock()
+
+
+def runtime(settings: Settings, send: Sender) -> Runtime:
+    """Return this process's Runtime, building it on first use (after any fork)."""
+    global _runtime
+    with _runtime_lock:
+        if _runtime is None:
+            _runtime = Runtime.build(settings, send)
+        return _runtime
+
+
+def register(app: Any, settings: Settings) -> None:
+    """Register the tasks on a Celery app under the names in service.dispatch."""
+    from celery.signals import worker_process_init
+
+    def send(name: str, args: list[Any], queue: str) -> None:
+        countdown = args[1] if name == DELIVER_CALLBACK and len(args) > 1 else None
+        app.send_task(name, args=args[:1], queue=queue, countdown=countdown)
+
+    def current() -> Runtime:
+        return runtime(settings, send)
+
+    @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
+    def _warm_up(**_kwargs: Any) -> None:
+        # Each forked pool process loads the models before its first task.
+        current().scorer()
+
+    @app.task(name=SCORE_SUBMISSION, bind=True, max_retries=None, soft_time_limit=120)  # type: ignore[untyped-decorator]
+    def score_task(self: Any, submission_id: str) -> str:
+        result = score_submission(current(), submission_id)
+        if result.retry_in_s is not None:
+            raise self.retry(countdown=result.retry_in_s)
+        return result.outcome
+
+    @app.task(name=DELIVER_CALLBACK)  # type: ignore[untyped-decorator]
+    def deliver_task(delivery_id: str) -> str:
+        return deliver_callback(current(), delivery_id)
+
+    @app.task(name=SWEEP)  # type: ignore[untyped-decorator]
+    def sweep_task() -> dict[str, int]:
+        report = sweep(current())
+        return {"submissions": report.submissions, "deliveries": report.deliveries}
