@@ -157,7 +157,7 @@ def roles_for(session: Session, user: User) -> dict[str, str]:
     rows = session.execute(
         select(Membership.site_id, Membership.role).where(Membership.user_id == user.id)
     )
-    return {str(site_id): str(role) for site_id, role in rows.tuples()}
+    return {str(site_id): str(role) for site_id, role in rows}
 
 
 def disable(session: Session, user: User, *, actor: str, now: datetime | None = None) -> None:
