@@ -29,7 +29,7 @@ from service.dispatch import (
     Sender,
 )
 from service.scoring.pipeline import Scorer
-from service.scoring.types import Reference, SiteConfig
+from service.scoring.types import Reference
 from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
 from service.storage.crypto import decrypt
@@ -48,6 +48,7 @@ from service.storage.models import (
     Submission,
     utcnow,
 )
+from service.storage.site_config import site_config
 from worker import cms_client
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             return ScoreOutcome("skipped")
         attempt = seen + 1
         scoring_input = _scoring_input(row)
-        config = _site_config(row.site)
+        config = site_config(row.site)
         references = _references(session, row)
         text = row.text
 
@@ -140,12 +141,10 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
         result = rt.scorer().score(scoring_input, config, references)
     except Exception as exc:
         # Any error of the scorer or its models; the text never goes into the message.
-        error = _error_text(exc, text)
-        with rt.sessions() as session:
-            if attempt >= limit:
-                _finish_failed(session, submission_id, attempt, error)
-                return ScoreOutcome("failed")
-            _record_retry(session, submission_id, attempt, error)
+        if attempt >= limit:
+            with rt.sessions() as session:
+                _finish_failed(session, submission_id, attempt, _error_text(exc, text))
+            return ScoreOutcome("failed")
         delay = min(SCORE_RETRY_BACKOFF_FIRST_S * 2 ** (attempt - 1), SCORE_RETRY_BACKOFF_MAX_S)
         log.warning(
             "score: submission %s attempt %d failed (%s), retry in %.0f s",
@@ -244,20 +243,6 @@ def _finish_failed(session: Session, submission_id: str, attempts: int, error: s
         log.error("score: submission %s failed after %d attempts", submission_id, attempts)
 
 
-def _record_retry(session: Session, submission_id: str, attempts: int, error: str) -> None:
-    session.execute(
-        update(Submission)
-        .where(
-            Submission.id == submission_id,
-            Submission.status == QUEUED,
-            Submission.attempts == attempts,
-        )
-        .values(error=error)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
-
-
 def _scoring_input(row: Submission) -> ScoringInput:
     author = row.author
     erased = author is None or author.erased_at is not None
@@ -271,16 +256,6 @@ def _scoring_input(row: Submission) -> ScoringInput:
         author_location=None if erased or author is None else author.location,
         article_id=row.article_external_id,
     )
-
-
-def _site_config(site: Site) -> SiteConfig:
-    """Return the site's scoring configuration (thresholds, form rules, word lists)."""
-    try:
-        from service.storage.site_config import site_config
-    except ImportError:  # the site settings module has not landed yet: defaults
-        return SiteConfig()
-    config: SiteConfig = site_config(site)
-    return config
 
 
 def _references(session: Session, row: Submission) -> tuple[Reference, ...]:
