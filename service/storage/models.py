@@ -170,6 +170,8 @@ class Submission(Base):
     # One moderator per item: who opened it last, until when (a claim expires on its own).
     claimed_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Near-identical submissions from different authors share a campaign id (copy detection).
+    campaign_id: Mapped[str | None] = mapped_column(String(32), index=True)
 
     site: Mapped[Site] = relationship()
     author: Mapped[Author | None] = relationship()
