@@ -158,7 +158,14 @@ def current_decision(session: Session, submission_id: str) -> Decision | None:
     ).one_or_none()
 
 
-def undo_decision(session: Session, decision: Decision, *, actor: str, now: datetime) -> Decision:
+def undo_decision(
+    session: Session,
+    decision: Decision,
+    *,
+    actor: str,
+    now: datetime,
+    user_id: str | None = None,
+) -> Decision:
     """Take a decision back while its callback has not gone out; the item returns to the queue.
 
     Allowed only before the delivery's due time and before any attempt; the delivery is
@@ -198,7 +205,7 @@ def undo_decision(session: Session, decision: Decision, *, actor: str, now: date
         target_type="submission",
         target_id=submission.id,
         before={"status": decision.decision, "decision_id": decision.id},
-        after={"status": status},
+        after={"status": status, "user_id": user_id},
     )
     session.flush()
     return decision
