@@ -90,6 +90,8 @@ class Settings:
     # Seconds before Redis hands an unacknowledged task to another worker; longer than the
     # longest callback backoff step, so countdown tasks are not handed out twice.
     broker_visibility_timeout_s: int = 7200
+    # Seconds between a moderator's decision and its callback, during which it can be undone.
+    undo_window_s: int = 30
     # Session cookies are Secure unless this is turned off for local http.
     secure_cookies: bool = False
     # Run Celery tasks inline (tests of the web layer alone).
@@ -127,6 +129,7 @@ class Settings:
             broker_visibility_timeout_s=_read(
                 env, "MODASSIST_BROKER_VISIBILITY_TIMEOUT_S", _parse_int, 7200
             ),
+            undo_window_s=_read(env, "MODASSIST_UNDO_WINDOW_S", _parse_int, 30),
             secure_cookies=_read(env, "MODASSIST_SECURE_COOKIES", _parse_bool, False),
             task_always_eager=_read(env, "MODASSIST_TASK_ALWAYS_EAGER", _parse_bool, False),
             models_dir=Path(models_raw) if models_raw else None,
