@@ -122,5 +122,55 @@ def _progress(name: str) -> Callable[[str], None]:
     return report
 
 
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+@main.command(context_settings=_PASS_THROUGH)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve(host: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
+    """Serve the web app with gunicorn on MODASSIST_PORT; extra arguments go to gunicorn."""
+    import os
+
+    from service import runner
+
+    argv = runner.gunicorn_argv(runner.prepared_settings(), host, workers, gunicorn_args)
+    os.execv(argv[0], argv)  # noqa: S606 -- replaces this process with gunicorn, argv built above
+
+
+@main.command(context_settings=_PASS_THROUGH)
+@click.option("--concurrency", type=int, default=None, help="Processes (default: CPU count).")
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def worker(concurrency: int | None, celery_args: tuple[str, ...]) -> None:
+    """Run a Celery worker on the scoring and delivery queues; extra arguments go to Celery."""
+    from service import runner
+    from worker.app import make_celery
+
+    settings = runner.prepared_settings()
+    make_celery(settings).worker_main(runner.worker_argv(settings, concurrency, celery_args))
+
+
+@main.command(context_settings=_PASS_THROUGH)
+@click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
+def beat(celery_args: tuple[str, ...]) -> None:
+    """Run Celery beat, which schedules the sweep; run exactly one per installation."""
+    from service import runner
+    from worker.app import make_celery
+
+    settings = runner.prepared_settings()
+    make_celery(settings).start(runner.beat_argv(settings, celery_args))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--concurrency", default=1, show_default=True, help="Worker processes.")
+def run(host: str, concurrency: int) -> None:
+    """Migrate, start Redis if needed, the web app, a worker and beat; Ctrl-C stops all."""
+    from service import runner
+
+    sys.exit(runner.run(host, concurrency))
+
+
 if __name__ == "__main__":
     main()
