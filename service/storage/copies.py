@@ -1,0 +1,243 @@
+"""Copy detection around the database: candidates for scoring, indexing, campaigns, erasure.
+
+The worker calls `candidate_references` before scoring and `record_scored` after storing
+the result; the articles endpoint calls `index_article`; author erasure calls
+`forget_author`; `modassist copyindex rebuild` calls `rebuild`.
+
+What GDPR erasure means here: the erased author's submissions leave the copy index, so
+their text is never again shown as the source of someone else's letter, nor used to pull
+a new letter into a campaign with them. Their `campaign_id` stays: it is an anonymous
+cluster id and the submissions stay for statistics (CONTRACT.md §2). A rebuild skips
+erased authors' submissions too.
+
+The copy index is an aid: when Redis is unreachable, scoring goes on without candidates
+(the answered article is still compared) and the submission is indexed by the next
+rebuild; a warning with the submission id is logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import redis
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from service.scoring.copying import source_shares
+from service.scoring.types import Reference
+from service.storage.copyindex import PREFIX, CopyIndex, corpus_name, delete_keys
+from service.storage.models import (
+    APPROVED,
+    REJECTED,
+    SCORED,
+    Article,
+    Author,
+    Result,
+    Site,
+    Submission,
+    new_id,
+)
+
+log = logging.getLogger(__name__)
+
+#: Both texts at least this much the same: near-identical, one campaign.
+CAMPAIGN_SIMILARITY = 0.8
+#: Candidates from the index that are aligned with each submission.
+CANDIDATES = 20
+
+_clients: dict[str, redis.Redis] = {}
+_clients_lock = threading.Lock()
+
+
+def client_for(url: str) -> redis.Redis:
+    """Return a shared Redis client (with its connection pool) for the copy index."""
+    if not url:
+        raise ValueError("MODASSIST_REDIS_URL is not set: the copy index needs Redis")
+    with _clients_lock:
+        if url not in _clients:
+            _clients[url] = redis.Redis.from_url(url, socket_timeout=5)
+        return _clients[url]
+
+
+def index_for(client: redis.Redis, site: Site) -> CopyIndex:
+    return CopyIndex(client, corpus_name(site.id, site.corpus_group))
+
+
+def candidate_references(
+    session: Session, client: redis.Redis, row: Submission
+) -> tuple[Reference, ...]:
+    """Return the known texts to align with a submission: index candidates and its article."""
+    refs: dict[tuple[str, str], Reference] = {}
+    if row.article_external_id:
+        answered = session.scalars(
+            select(Article).where(
+                Article.site_id == row.site_id, Article.external_id == row.article_external_id
+            )
+        ).one_or_none()
+        if answered is not None:
+            refs[("article", answered.id)] = _article_ref(answered)
+    try:
+        found = index_for(client, row.site).query(
+            row.text, limit=CANDIDATES, exclude=[("submission", row.id)]
+        )
+    except redis.RedisError as exc:
+        log.warning("copy index: lookup for submission %s failed (%s)", row.id, exc)
+        found = []
+    article_ids = [c.id for c in found if c.kind == "article"]
+    submission_ids = [c.id for c in found if c.kind == "submission"]
+    if article_ids:
+        for article in session.scalars(select(Article).where(Article.id.in_(article_ids))):
+            refs.setdefault(("article", article.id), _article_ref(article))
+    if submission_ids:
+        earlier = session.scalars(select(Submission).where(Submission.id.in_(submission_ids)))
+        for sub in earlier:
+            refs[("submission", sub.id)] = Reference(
+                id=sub.id, kind="submission", text=sub.text, author_id=sub.author_id
+            )
+    return tuple(refs.values())
+
+
+def _article_ref(article: Article) -> Reference:
+    return Reference(
+        id=article.id,
+        kind="article",
+        text=article.text,
+        title=article.title,
+        external_id=article.external_id,
+    )
+
+
+def record_scored(
+    session: Session, client: redis.Redis, submission_id: str, data: Mapping[str, Any]
+) -> str | None:
+    """Index a scored submission and put it into a campaign; return the campaign id.
+
+    Call inside the transaction that stores the result: the campaign id and the result's
+    `campaign` field are written with it.
+    """
+    row = session.get(Submission, submission_id)
+    if row is None:
+        raise ValueError(f"submission {submission_id} does not exist")
+    campaign = assign_campaign(session, row, data.get("spans", ()))
+    if row.author is None or row.author.erased_at is None:
+        try:
+            index_for(client, row.site).add("submission", row.id, row.text)
+        except redis.RedisError as exc:
+            log.warning("copy index: adding submission %s failed (%s)", row.id, exc)
+    return campaign
+
+
+def assign_campaign(
+    session: Session, row: Submission, spans: Iterable[Mapping[str, Any]]
+) -> str | None:
+    """Join near-identical earlier submissions of other authors into one campaign."""
+    near = [
+        sid
+        for sid, (share, coverage) in source_shares(dict(s) for s in spans).items()
+        if share >= CAMPAIGN_SIMILARITY and coverage >= CAMPAIGN_SIMILARITY
+    ]
+    if not near:
+        return None
+    others = [
+        o
+        for o in session.scalars(select(Submission).where(Submission.id.in_(near)))
+        # The same author sending the same letter twice is a duplicate, not a campaign.
+        if o.author_id is None or row.author_id is None or o.author_id != row.author_id
+    ]
+    if not others:
+        return None
+    known = [o.campaign_id for o in others] + [row.campaign_id]
+    existing = sorted({c for c in known if c is not None})
+    campaign = str(existing[0]) if existing else new_id()
+    ids = [row.id, *(o.id for o in others)]
+    session.execute(
+        update(Submission)
+        .where(Submission.id.in_(ids) | Submission.campaign_id.in_(existing))
+        .values(campaign_id=campaign)
+        .execution_options(synchronize_session="fetch")
+    )
+    _show_in_results(session, campaign)
+    return campaign
+
+
+def _show_in_results(session: Session, campaign: str) -> None:
+    """Write the campaign (id, size, members) into each member's stored result data."""
+    members = campaign_members(session, campaign_of=None, campaign_id=campaign)
+    info = {"id": campaign, "size": len(members), "members": [m.id for m in members]}
+    for result in session.scalars(
+        select(Result).where(Result.submission_id.in_([m.id for m in members]))
+    ):
+        result.data = {**result.data, "campaign": info}
+
+
+def campaign_members(
+    session: Session,
+    campaign_of: str | None,
+    *,
+    campaign_id: str | None = None,
+    site_id: str | None = None,
+) -> list[Submission]:
+    """Return the submissions in the campaign of submission `campaign_of`, oldest first.
+
+    Includes the submission itself; empty when it is in no campaign. `site_id` limits the
+    members to one site (a campaign can span the sites of a publishing group).
+    """
+    if campaign_id is None:
+        if campaign_of is None:
+            raise ValueError("campaign_members needs a submission id or a campaign id")
+        row = session.get(Submission, campaign_of)
+        if row is None or row.campaign_id is None:
+            return []
+        campaign_id = row.campaign_id
+    query = select(Submission).where(Submission.campaign_id == campaign_id)
+    if site_id is not None:
+        query = query.where(Submission.site_id == site_id)
+    return list(session.scalars(query.order_by(Submission.received_at, Submission.id)))
+
+
+def index_article(client: redis.Redis, site: Site, article: Article) -> None:
+    """Index a new article, or replace the indexed text of a replaced one."""
+    index_for(client, site).add("article", article.id, article.text)
+
+
+def forget_author(session: Session, client: redis.Redis, author_id: str) -> int:
+    """Remove an erased author's submissions from the copy index; return how many were in."""
+    author = session.get(Author, author_id)
+    if author is None:
+        return 0
+    site = session.get(Site, author.site_id)
+    assert site is not None
+    index = index_for(client, site)
+    ids = session.scalars(select(Submission.id).where(Submission.author_id == author_id))
+    return sum(1 for sid in ids if index.remove("submission", sid))
+
+
+def rebuild(
+    session: Session, client: redis.Redis, progress: Callable[[str], None] = lambda _m: None
+) -> dict[str, int]:
+    """Rebuild every corpus of the copy index from the database; return counts."""
+    delete_keys(client, f"{PREFIX}:*")
+    counts = {"articles": 0, "submissions": 0, "skipped": 0}
+    sites = {s.id: s for s in session.scalars(select(Site))}
+    for article in session.scalars(select(Article).execution_options(yield_per=500)):
+        index_article(client, sites[article.site_id], article)
+        counts["articles"] += 1
+    done: Sequence[str] = (SCORED, APPROVED, REJECTED)
+    query = (
+        select(Submission)
+        .outerjoin(Author, Submission.author_id == Author.id)
+        .where(Submission.status.in_(done), Author.erased_at.is_(None))
+        .order_by(Submission.received_at)
+        .execution_options(yield_per=500)
+    )
+    for n, sub in enumerate(session.scalars(query), start=1):
+        if index_for(client, sites[sub.site_id]).add("submission", sub.id, sub.text):
+            counts["submissions"] += 1
+        else:
+            counts["skipped"] += 1
+        if n % 10_000 == 0:
+            progress(f"{n} submissions")
+    return counts
