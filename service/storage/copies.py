@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 CAMPAIGN_SIMILARITY = 0.8
 #: Candidates from the index that are aligned with each submission.
 CANDIDATES = 20
+#: Submissions indexed per round trip during a rebuild.
+REBUILD_BATCH = 200
 
 _clients: dict[str, redis.Redis] = {}
 _clients_lock = threading.Lock()
@@ -233,11 +235,21 @@ def rebuild(
         .order_by(Submission.received_at)
         .execution_options(yield_per=500)
     )
+    batches: dict[str, list[tuple[str, str, str]]] = {}
     for n, sub in enumerate(session.scalars(query), start=1):
-        if index_for(client, sites[sub.site_id]).add("submission", sub.id, sub.text):
-            counts["submissions"] += 1
-        else:
-            counts["skipped"] += 1
+        batch = batches.setdefault(sub.site_id, [])
+        batch.append(("submission", sub.id, sub.text))
+        if len(batch) >= REBUILD_BATCH:
+            _add_batch(index_for(client, sites[sub.site_id]), batch, counts)
         if n % 10_000 == 0:
             progress(f"{n} submissions")
+    for site_id, batch in batches.items():
+        _add_batch(index_for(client, sites[site_id]), batch, counts)
     return counts
+
+
+def _add_batch(index: CopyIndex, batch: list[tuple[str, str, str]], counts: dict[str, int]) -> None:
+    added = index.add_many(batch, replace=False)
+    counts["submissions"] += added
+    counts["skipped"] += len(batch) - added
+    batch.clear()

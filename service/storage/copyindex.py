@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import struct
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,38 +93,55 @@ class CopyIndex:
 
         Returns False when the text is too short to fingerprint (it is then only removed).
         """
-        ref = self._ref(kind, ident)
-        self.remove(kind, ident)
-        bands = fingerprints(text)
-        if len(bands) == 0:
-            return False
-        num = int(self.client.incr(f"{self.prefix}:seq"))
-        packed = _DOC.pack(num)
+        return self.add_many([(kind, ident, text)]) == 1
+
+    def add_many(self, items: Sequence[tuple[str, str, str]], *, replace: bool = True) -> int:
+        """Index (kind, id, text) triples in a few round trips; return how many were indexed.
+
+        `replace=False` skips the look-up of earlier texts under the same ids (a rebuild
+        into an empty corpus).
+        """
+        refs = [self._ref(kind, ident) for kind, ident, _ in items]
+        if replace and refs:
+            self._forget(refs)
+        prints = [(ref, fingerprints(text)) for ref, (_, _, text) in zip(refs, items, strict=True)]
+        prints = [(ref, bands) for ref, bands in prints if len(bands)]
+        if not prints:
+            return 0
+        last = int(self.client.incrby(f"{self.prefix}:seq", len(prints)))
         args: list[Any] = [4 * MAX_POSTING]
         keys: list[str] = []
-        for value in np.unique(bands.ravel()).tolist():
-            keys.append(f"{self.prefix}:b:{value % BUCKETS}")
-            args += [struct.pack("<Q", value), packed]
-        # The doc becomes visible (ref) only after its bands are in: a query never
-        # sees a half-indexed text.
+        numbered: dict[Any, Any] = {}  # redis-py's mapping type is invariant
+        for offset, (ref, bands) in enumerate(prints):
+            num = last - len(prints) + 1 + offset
+            packed = _DOC.pack(num)
+            numbered[ref] = str(num)
+            for value in np.unique(bands.ravel()).tolist():
+                keys.append(f"{self.prefix}:b:{value % BUCKETS}")
+                args += [struct.pack("<Q", value), packed]
+        # A text becomes visible (ref) only after its bands are in: a query never sees a
+        # half-indexed text.
         self._append(keys=keys, args=args)
         pipe = self.client.pipeline(transaction=True)
-        pipe.hset(f"{self.prefix}:ref", str(num), ref)
-        pipe.hset(f"{self.prefix}:num", ref, str(num))
+        by_num: dict[Any, Any] = {num: ref for ref, num in numbered.items()}
+        pipe.hset(f"{self.prefix}:ref", mapping=by_num)
+        pipe.hset(f"{self.prefix}:num", mapping=numbered)
         pipe.execute()
-        return True
+        return len(prints)
+
+    def _forget(self, refs: Sequence[str]) -> list[bool]:
+        nums = self.client.hmget(f"{self.prefix}:num", list(refs))
+        pipe = self.client.pipeline(transaction=True)
+        for ref, num in zip(refs, nums, strict=True):
+            if num is not None:
+                pipe.hdel(f"{self.prefix}:ref", num)
+                pipe.hdel(f"{self.prefix}:num", ref)
+        pipe.execute()
+        return [num is not None for num in nums]
 
     def remove(self, kind: str, ident: str) -> bool:
         """Forget a text; returns whether it was indexed."""
-        ref = self._ref(kind, ident)
-        num = self.client.hget(f"{self.prefix}:num", ref)
-        if num is None:
-            return False
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hdel(f"{self.prefix}:ref", num)
-        pipe.hdel(f"{self.prefix}:num", ref)
-        pipe.execute()
-        return True
+        return self._forget([self._ref(kind, ident)])[0]
 
     def __contains__(self, key: tuple[str, str]) -> bool:
         return bool(self.client.hexists(f"{self.prefix}:num", self._ref(*key)))
