@@ -172,5 +172,32 @@ def run(host: str, concurrency: int) -> None:
     sys.exit(runner.run(host, concurrency))
 
 
+@main.group()
+def copyindex() -> None:
+    """The copy-detection index in Redis (copied text, campaigns)."""
+
+
+@copyindex.command("rebuild")
+def copyindex_rebuild() -> None:
+    """Rebuild the copy index from the database (articles and scored submissions).
+
+    Use after Redis lost its data or to drop the tombstones of replaced and removed texts.
+    Submissions of erased authors are left out.
+    """
+    from service.storage import copies
+    from service.storage.db import make_engine, make_session_factory
+
+    settings = Settings.from_env()
+    engine = make_engine(settings)
+    try:
+        with make_session_factory(engine)() as session:
+            counts = copies.rebuild(
+                session, copies.client_for(settings.redis_url), _progress("copyindex")
+            )
+    finally:
+        engine.dispose()
+    click.echo(json.dumps(counts))
+
+
 if __name__ == "__main__":
     main()
