@@ -290,24 +290,56 @@ class ToxicityModel:
 
     # --- scoring ------------------------------------------------------------------
     def predict_proba(self, texts: Sequence[str]) -> Vector:
-        """Return calibrated probabilities of toxicity, one per text."""
+        """Return calibrated probabilities of toxicity, one per text.
+
+        Same numbers as the scikit-learn objects give (`predict_proba_reference`), computed
+        directly from their learned weights: sklearn's per-call input checks cost more
+        than the arithmetic for one comment.
+        """
         docs = [normalize(t) for t in texts]
         if not docs:
             return np.zeros(0)
-        x = self._ngram_matrix(docs)
-        p_ngram = self.ngram_lr_.predict_proba(x)[:, 1]
+        fast = self._fast()
+        z_ngram = np.asarray([fast.ngram_logit(d)[0] for d in docs])
         lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
-        p: Vector = self.cheap_stack_.predict_proba(self._meta(p_ngram, None, lex))[:, 1]
-        if self.full_stack_ is None:
+        p = fast.cheap.probability(self._meta(_sigmoid(z_ngram), None, lex))
+        if fast.full is None or fast.embedding is None:
             return p
         lo, hi = self.band_
         uncertain = np.flatnonzero((p >= lo) & (p <= hi))
         if uncertain.size:
-            vectors = embed([docs[i] for i in uncertain])
-            p_embed = self.embed_lr_.predict_proba(vectors)[:, 1]
-            meta = self._meta(p_ngram[uncertain], p_embed, lex[uncertain])
-            p[uncertain] = self.full_stack_.predict_proba(meta)[:, 1]
+            vectors = embed([docs[i] for i in uncertain]).astype(np.float64)
+            p_embed = _sigmoid(vectors @ fast.embedding[0] + fast.embedding[1])
+            meta = self._meta(_sigmoid(z_ngram[uncertain]), p_embed, lex[uncertain])
+            p[uncertain] = fast.full.probability(meta)
         return p
+
+    def predict_proba_reference(self, texts: Sequence[str]) -> Vector:
+        """Return predict_proba's numbers through the scikit-learn objects (slow; for tests)."""
+        docs = [normalize(t) for t in texts]
+        p_ngram = self.ngram_lr_.predict_proba(self._ngram_matrix(docs))[:, 1]
+        lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
+        p: Vector = self.cheap_stack_.predict_proba(self._meta(p_ngram, None, lex))[:, 1]
+        if self.full_stack_ is not None:
+            lo, hi = self.band_
+            uncertain = np.flatnonzero((p >= lo) & (p <= hi))
+            if uncertain.size:
+                p_embed = self.embed_lr_.predict_proba(embed([docs[i] for i in uncertain]))[:, 1]
+                meta = self._meta(p_ngram[uncertain], p_embed, lex[uncertain])
+                p[uncertain] = self.full_stack_.predict_proba(meta)[:, 1]
+        return p
+
+    def _fast(self) -> _FastModel:
+        fast: _FastModel | None = self.__dict__.get("_fast_model")
+        if fast is None:
+            fast = _FastModel(self)
+            self.__dict__["_fast_model"] = fast
+        return fast
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_fast_model", None)  # rebuilt from the learned weights after loading
+        return state
 
     def contributions(self, text: str) -> list[tuple[int, int, float]]:
         """Return (start, end, logit contribution) per word of text, largest first.
@@ -318,27 +350,14 @@ class ToxicityModel:
         doc = normalize(text)
         if len(doc) != len(text):  # offsets must point into the text as received
             doc = text
-        coef = self.ngram_lr_.coef_[0]
-        n_word = len(self.word_.vocabulary_)
-        word_row = self.word_.transform([doc])
-        char_row = self.char_.transform([doc])
-        word_weight = {j: coef[j] * v for j, v in zip(word_row.indices, word_row.data, strict=True)}
-        char_weight = {
-            j: coef[n_word + j] * v for j, v in zip(char_row.indices, char_row.data, strict=True)
-        }
-        word_vocab, char_vocab = self.word_.vocabulary_, self.char_.vocabulary_
+        _, word_weight, char_weight = self._fast().ngram_logit(doc)
         result = []
         for match in _TOKEN.finditer(doc):
             token = match.group().lower()
-            total = word_weight.get(word_vocab.get(token, -1), 0.0)
+            total = word_weight.get(token, 0.0)
             padded = f" {token} "
-            seen = set()
-            for n in range(2, 6):
-                for i in range(len(padded) - n + 1):
-                    j = char_vocab.get(padded[i : i + n])
-                    if j is not None and j not in seen:
-                        seen.add(j)
-                        total += char_weight.get(j, 0.0)
+            grams = {padded[i : i + n] for n in range(2, 6) for i in range(len(padded) - n + 1)}
+            total += sum(char_weight.get(g, 0.0) for g in grams)
             result.append((match.start(), match.end(), float(total)))
         return sorted(result, key=lambda r: -r[2])
 
@@ -350,6 +369,74 @@ class ToxicityModel:
         for vec in (self.word_, self.char_):
             vec.stop_words_ = None
         return self
+
+
+def _sigmoid(z: Vector) -> Vector:
+    out: Vector = 1.0 / (1.0 + np.exp(-z))
+    return out
+
+
+class _LinearStack:
+    """A fitted StandardScaler + LogisticRegression pipeline as plain arrays."""
+
+    def __init__(self, pipeline: Any) -> None:
+        scaler, lr = pipeline[0], pipeline[-1]
+        self.mean = np.asarray(scaler.mean_, dtype=np.float64)
+        self.scale = np.asarray(scaler.scale_, dtype=np.float64)
+        self.coef = np.asarray(lr.coef_[0], dtype=np.float64)
+        self.intercept = float(lr.intercept_[0])
+
+    def probability(self, meta: Vector) -> Vector:
+        return _sigmoid(((meta - self.mean) / self.scale) @ self.coef + self.intercept)
+
+
+class _NgramPart:
+    """One fitted TfidfVectorizer (sublinear tf, l2 norm) with its slice of the weights."""
+
+    def __init__(self, vectorizer: Any, coef: Vector) -> None:
+        self.analyze = vectorizer.build_analyzer()
+        self.vocabulary: dict[str, int] = vectorizer.vocabulary_
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self.coef = coef
+        self.sublinear = bool(vectorizer.sublinear_tf)
+
+    def logit(self, doc: str) -> tuple[float, dict[str, float]]:
+        counts: dict[str, int] = {}
+        for gram in self.analyze(doc):
+            if gram in self.vocabulary:
+                counts[gram] = counts.get(gram, 0) + 1
+        if not counts:
+            return 0.0, {}
+        grams = list(counts)
+        index = np.fromiter((self.vocabulary[g] for g in grams), dtype=np.int64, count=len(grams))
+        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(grams))
+        weight = ((1.0 + np.log(tf)) if self.sublinear else tf) * self.idf[index]
+        weight /= float(np.sqrt(weight @ weight))
+        parts = weight * self.coef[index]
+        return float(parts.sum()), dict(zip(grams, parts.tolist(), strict=True))
+
+
+class _FastModel:
+    """The learned weights of a ToxicityModel, laid out for scoring one text at a time."""
+
+    def __init__(self, model: ToxicityModel) -> None:
+        coef = np.asarray(model.ngram_lr_.coef_[0], dtype=np.float64)
+        n_word = len(model.word_.vocabulary_)
+        self.word = _NgramPart(model.word_, coef[:n_word])
+        self.char = _NgramPart(model.char_, coef[n_word:])
+        self.intercept = float(model.ngram_lr_.intercept_[0])
+        self.cheap = _LinearStack(model.cheap_stack_)
+        self.full = _LinearStack(model.full_stack_) if model.full_stack_ is not None else None
+        self.embedding: tuple[Vector, float] | None = None
+        if self.full is not None:
+            lr = model.embed_lr_
+            self.embedding = (np.asarray(lr.coef_[0], np.float64), float(lr.intercept_[0]))
+
+    def ngram_logit(self, doc: str) -> tuple[float, dict[str, float], dict[str, float]]:
+        """Return the n-gram model's logit and each present n-gram's share of it."""
+        word_logit, word_parts = self.word.logit(doc)
+        char_logit, char_parts = self.char.logit(doc)
+        return self.intercept + word_logit + char_logit, word_parts, char_parts
 
 
 # --- the scoring phase -------------------------------------------------------------
