@@ -1,16 +1,20 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
+from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
+from service.cli import main
 from service.scoring.copying import CopyingPhase
 from service.scoring.document import Builder, Doc
 from service.scoring.types import SiteConfig
 from service.scoring.types import Submission as ScoringInput
+from service.settings import Settings
 from service.storage import articles, authors, copies, submissions
 from service.storage.copyindex import PREFIX, delete_keys
 from service.storage.models import Result, Site, Submission
@@ -166,3 +170,25 @@ def test_campaign_members_needs_an_id(db_session: Session) -> None:
     with pytest.raises(ValueError, match="submission id"):
         copies.campaign_members(db_session, None)
     assert copies.campaign_members(db_session, "no-such-id") == []
+
+
+def test_cli_rebuild_fills_a_wiped_index(
+    db_session: Session,
+    client: redis.Redis,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site, _ = make_site(db_session)
+    articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Parken", ARTICLE))
+    db_session.commit()
+    for name, value in {
+        "MODASSIST_DATABASE_URL": settings.database_url,
+        "MODASSIST_REDIS_URL": settings.redis_url,
+        "MODASSIST_DATA_DIR": str(settings.data_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+    answer = CliRunner().invoke(main, ["copyindex", "rebuild"])
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.stdout.strip().splitlines()[-1])["articles"] == 1
+    probe = letter(db_session, site, "l-1", ARTICLE, "u1")
+    assert [r.kind for r in copies.candidate_references(db_session, client, probe)] == ["article"]
