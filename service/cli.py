@@ -145,10 +145,11 @@ def serve(host: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
 def worker(concurrency: int | None, celery_args: tuple[str, ...]) -> None:
     """Run a Celery worker on the scoring and delivery queues; extra arguments go to Celery."""
     from service import runner
-    from worker.app import make_celery
 
-    settings = runner.prepared_settings()
-    make_celery(settings).worker_main(runner.worker_argv(settings, concurrency, celery_args))
+    settings = runner.prepared_settings()  # the secret key exists before the pool forks
+    from worker.app import app
+
+    app.worker_main(runner.worker_argv(settings, concurrency, celery_args))
 
 
 @main.command(context_settings=_PASS_THROUGH)
@@ -156,10 +157,11 @@ def worker(concurrency: int | None, celery_args: tuple[str, ...]) -> None:
 def beat(celery_args: tuple[str, ...]) -> None:
     """Run Celery beat, which schedules the sweep; run exactly one per installation."""
     from service import runner
-    from worker.app import make_celery
 
     settings = runner.prepared_settings()
-    make_celery(settings).start(runner.beat_argv(settings, celery_args))
+    from worker.app import app
+
+    app.start(runner.beat_argv(settings, celery_args))
 
 
 @main.command()

@@ -61,6 +61,8 @@ def gunicorn_argv(settings: Settings, host: str, workers: int, extra: Sequence[s
         "20",
         "--access-logfile",
         "-",
+        # The control socket defaults to one path per user: two servers would share it.
+        "--no-control-socket",
         *extra,
         "service.web:create_app()",
     ]

@@ -491,18 +491,18 @@ def register(app: Any, settings: Settings) -> None:
         # Each forked pool process loads the models before its first task.
         current().scorer()
 
-    @app.task(name=SCORE_SUBMISSION, bind=True, max_retries=None, soft_time_limit=120)  # type: ignore[untyped-decorator]
+    @app.task(name=SCORE_SUBMISSION, bind=True, max_retries=None, soft_time_limit=120, shared=False)  # type: ignore[untyped-decorator]
     def score_task(self: Any, submission_id: str) -> str:
         result = score_submission(current(), submission_id)
         if result.retry_in_s is not None:
             raise self.retry(countdown=result.retry_in_s)
         return result.outcome
 
-    @app.task(name=DELIVER_CALLBACK)  # type: ignore[untyped-decorator]
+    @app.task(name=DELIVER_CALLBACK, shared=False)  # type: ignore[untyped-decorator]
     def deliver_task(delivery_id: str) -> str:
         return deliver_callback(current(), delivery_id)
 
-    @app.task(name=SWEEP)  # type: ignore[untyped-decorator]
+    @app.task(name=SWEEP, shared=False)  # type: ignore[untyped-decorator]
     def sweep_task() -> dict[str, int]:
         report = sweep(current())
         return {"submissions": report.submissions, "deliveries": report.deliveries}
