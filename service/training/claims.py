@@ -1,0 +1,188 @@
+"""Train the factual-claim models: German on GermEval 2021 fact-claiming, English on ClaimBuster.
+
+Both are one logistic regression over word 1-2-grams, character 2-5-grams and the rule
+cue counts of service/scoring/cues.py (attribution, vague sources, hedges, evidence).
+The document pipeline scores whole texts (the `factual_claims` signal); the sentence
+pipeline is the same recipe without the length features, applied per sentence.
+Five-fold cross-validation gives the official metric and picks the default threshold.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from service.scoring.claims import ClaimModel, CueFeatures
+from service.training import common
+
+VERSION = "2026.11.1"
+#: Inverse regularisation strength, picked by cross-validation among 0.5, 1, 2, 4.
+C_GERMAN = 2.0
+C_ENGLISH = 1.0
+FOLDS = 5
+
+
+def _pipeline(c: float, with_length: bool, min_df: int = 2) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    features = FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    ngram_range=(1, 2), min_df=min_df, sublinear_tf=True, max_features=60000
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    min_df=min_df,
+                    sublinear_tf=True,
+                    max_features=120000,
+                ),
+            ),
+            (
+                "cues",
+                Pipeline(
+                    [("count", CueFeatures(with_length=with_length)), ("scale", StandardScaler())]
+                ),
+            ),
+        ]
+    )
+    model = LogisticRegression(C=c, max_iter=2000, solver="liblinear", random_state=common.SEED)
+    return Pipeline([("features", features), ("model", model)])
+
+
+def _read_germeval(path: Path) -> tuple[list[str], np.ndarray[Any, Any]]:
+    texts, labels = [], []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            texts.append(row["comment_text"].replace("|LBR|", "\n"))
+            labels.append(int(row["Sub3_FactClaiming"]))
+    return texts, np.asarray(labels)
+
+
+def _read_claimbuster(path: Path) -> tuple[list[str], np.ndarray[Any, Any]]:
+    texts, labels = [], []
+    with path.open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            texts.append(row["Text"])
+            labels.append(0 if row["label"] == "NFS" else 1)
+    return texts, np.asarray(labels)
+
+
+def cross_validate(
+    texts: list[str], y: np.ndarray[Any, Any], c: float, progress: Callable[[str], None]
+) -> tuple[dict[str, Any], float]:
+    """Return CV metrics (official F1 at 0.5 and at the CV-chosen threshold) and that threshold."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+    from sklearn.model_selection import StratifiedKFold
+
+    folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=common.SEED)
+    oof = np.zeros(len(texts))
+    for k, (train, test) in enumerate(folds.split(texts, y)):
+        model = _pipeline(c, with_length=True).fit([texts[i] for i in train], y[train])
+        oof[test] = model.predict_proba([texts[i] for i in test])[:, 1]
+        progress(f"fold {k + 1}/{FOLDS} done")
+    threshold, best = common.best_threshold(y, oof)
+    metrics = {
+        "cv_folds": FOLDS,
+        "cv_official_f1_at_0.5": round(common.official_f1(y, (oof >= 0.5).astype(int)), 4),
+        "cv_official_f1_at_threshold": round(best, 4),
+        "cv_threshold": threshold,
+        "cv_roc_auc": round(float(roc_auc_score(y, oof)), 4),
+        "cv_brier": round(float(brier_score_loss(y, oof)), 4),
+        "positives": int(y.sum()),
+        "rows": len(texts),
+        "note": "cross-validated on the training file; the official test set is withheld",
+    }
+    return metrics, threshold
+
+
+def _train(
+    name: str,
+    description: str,
+    files: list[common.DataFile],
+    texts: list[str],
+    y: np.ndarray[Any, Any],
+    c: float,
+    labels: dict[str, Any],
+    out_dir: Path,
+    progress: Callable[[str], None],
+    notes: list[str],
+) -> None:
+    progress(f"{len(texts)} texts, {int(y.sum())} positive; cross-validating")
+    metrics, threshold = cross_validate(texts, y, c, progress)
+    progress(f"CV official F1 {metrics['cv_official_f1_at_threshold']} at {threshold}")
+    model = ClaimModel(
+        document=_pipeline(c, with_length=True).fit(texts, y),
+        sentence=_pipeline(c, with_length=False).fit(texts, y),
+    )
+    card = common.new_card(
+        name,
+        VERSION,
+        description=description,
+        data=files,
+        labels=labels,
+        metrics=metrics,
+        default_threshold=threshold,
+        extra={"notes": notes, "C": c},
+    )
+    common.write_artifact(out_dir, name, model, card)
+    progress(f"wrote {out_dir / name}")
+
+
+def train_german(data_dir: Path, out_dir: Path, progress: Callable[[str], None]) -> None:
+    """Train claims_de on GermEval 2021 Sub3_FactClaiming and write the artifact."""
+    file = common.data_file(data_dir, "germeval2021_toxic/train.csv")
+    texts, y = _read_germeval(file.path)
+    _train(
+        "claims_de",
+        "Fact-claiming comments (German): word + character TF-IDF and rule cue counts, "
+        "logistic regression. Document model for `factual_claims`; the sentence model "
+        "(same recipe, no length features) feeds the per-sentence claim types.",
+        [file],
+        texts,
+        y,
+        C_GERMAN,
+        {"positive": "Sub3_FactClaiming = 1 (assertion of facts or evidence)", "level": "document"},
+        out_dir,
+        progress,
+        [
+            "Trained on Facebook comments with document labels; applied per sentence it "
+            "ranks sentences, the rules in cues.py decide attributed/vague/none.",
+            "Per-sentence typing is measured on tests/data/claims_de.tsv by bench/bench_claims.py.",
+        ],
+    )
+
+
+def train_english(data_dir: Path, out_dir: Path, progress: Callable[[str], None]) -> None:
+    """Train claims_en on ClaimBuster (CFS and UFS against NFS) and write the artifact."""
+    file = common.data_file(data_dir, "claimbuster_en/train.csv")
+    texts, y = _read_claimbuster(file.path)
+    _train(
+        "claims_en",
+        "Factual claims (English): word + character TF-IDF and rule cue counts, logistic "
+        "regression, trained on ClaimBuster debate sentences (a proxy, not comments).",
+        [file],
+        texts,
+        y,
+        C_ENGLISH,
+        {
+            "positive": "ClaimBuster CFS or UFS (factual sentence)",
+            "negative": "NFS",
+            "level": "sentence",
+        },
+        out_dir,
+        progress,
+        ["Presidential-debate speech, not reader comments: expect a domain gap."],
+    )
