@@ -27,4 +27,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(auth.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(admin.bp)
+    # CSRF on every form (the signed CMS API exempt), interface language, login session.
+    auth.init_app(app)
     return app
