@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import replace
 from datetime import timedelta
 
-import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
@@ -16,138 +13,8 @@ from sqlalchemy.orm import Session
 
 from service.dispatch import DELIVERY_QUEUE
 from service.settings import Settings
-from service.storage.models import (
-    CANCELLED,
-    PENDING,
-    CallbackDelivery,
-    Decision,
-    Submission,
-    User,
-)
-from service.web import create_app
-from tests.queue_support import PASSWORD, add_submission, make_site, make_user, result_data
-
-CSRF = re.compile(r'name="csrf-token" content="([^"]+)"')
-
-
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    application = create_app(replace(settings, undo_window_s=60))
-    application.config["TESTING"] = True
-    yield application
-    application.extensions["modassist"].engine.dispose()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path)
-    found = CSRF.search(page.get_data(as_text=True))
-    assert found, f"no CSRF token on {path}"
-    return found.group(1)
-
-
-def login(client: FlaskClient, email: str, password: str = PASSWORD) -> int:
-    token = csrf(client)
-    answer = client.post("/login", data={"email": email, "password": password, "csrf_token": token})
-    return answer.status_code
-
-
-@pytest.fixture
-def world(db_session: Session) -> dict[str, str]:
-    """Two papers, a moderator for each, and a small queue on the first."""
-    tagblatt = make_site(db_session, "Tagblatt")
-    kurier = make_site(db_session, "Kurier")
-    make_user(db_session, tagblatt, "anna@example.org")
-    make_user(db_session, tagblatt, "ben@example.org")
-    make_user(db_session, kurier, "kai@example.org", locale="de")
-    text = 'Die <script>alert("x")</script> Kriegstreiber lügen. Laut dpa stieg die Zahl.'
-    risky = add_submission(
-        db_session,
-        tagblatt,
-        "risky",
-        text,
-        author_name='<b onmouseover="x">Evil</b>',
-        data=result_data(
-            text,
-            {"toxicity": 0.4, "inflammatory": 0.9, "unsourced_claims": 0.8, "policy": 0.0},
-            spans=[
-                {"start": 36, "end": 50, "signal": "inflammatory", "reason": "Schmähwort"},
-                {"start": 36, "end": 56, "signal": "toxicity", "reason": "<i>hart</i>"},
-            ],
-            sentences=[
-                {"start": 0, "end": 56, "claim": "unsourced"},
-                {"start": 57, "end": len(text), "claim": "attributed", "source": "dpa"},
-            ],
-            priority=0.9,
-        ),
-    )
-    calm = add_submission(
-        db_session,
-        tagblatt,
-        "calm",
-        "Danke für den guten Artikel.",
-        data=result_data("x", {"toxicity": 0.02, "inflammatory": 0.0}, priority=0.05),
-    )
-    calm2 = add_submission(
-        db_session,
-        tagblatt,
-        "calm2",
-        "Sehr informativ, weiter so.",
-        data=result_data("x", {"toxicity": 0.04, "inflammatory": 0.0}, priority=0.06),
-    )
-    foreign = add_submission(
-        db_session,
-        kurier,
-        "foreign",
-        "Kurier-Kommentar",
-        data=result_data("x", {"toxicity": 0.99}, priority=0.99),
-    )
-    failed = add_submission(
-        db_session, tagblatt, "broken", "kaputt", status="failed", error="TimeoutError: model"
-    )
-    return {
-        "risky": risky.id,
-        "calm": calm.id,
-        "calm2": calm2.id,
-        "foreign": foreign.id,
-        "failed": failed.id,
-        "tagblatt": tagblatt.id,
-    }
-
-
-def test_login_required_and_wrong_password(client: FlaskClient, world: dict[str, str]) -> None:
-    assert client.get("/queue/").status_code == 302
-    assert login(client, "anna@example.org", "wrong password!") == 401
-    assert client.get("/queue/").status_code == 302
-    assert login(client, "anna@example.org") == 302
-    assert client.get("/queue/").status_code == 200
-
-
-def test_forms_without_csrf_token_are_refused(client: FlaskClient, world: dict[str, str]) -> None:
-    answer = client.post("/login", data={"email": "anna@example.org", "password": PASSWORD})
-    assert answer.status_code == 400
-    assert login(client, "anna@example.org") == 302
-    answer = client.post(f"/queue/items/{world['calm']}/decide", data={"decision": "approved"})
-    assert answer.status_code == 400
-
-
-def test_login_attempts_are_limited_per_account(client: FlaskClient, world: dict[str, str]) -> None:
-    for _ in range(5):
-        assert login(client, "ben@example.org", "guess guess guess") == 401
-    # Even the right password is refused until the window has passed.
-    assert login(client, "ben@example.org") == 429
-    assert login(client, "anna@example.org") == 302
-
-
-def test_logout_ends_the_session(client: FlaskClient, world: dict[str, str]) -> None:
-    login(client, "anna@example.org")
-    token = csrf(client, "/queue/")
-    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
-    assert client.get("/queue/").status_code == 302
+from service.storage.models import CANCELLED, PENDING, CallbackDelivery, Decision, Submission
+from tests.unit.web.queue_fixtures import csrf, login
 
 
 def test_queue_shows_own_site_riskiest_first(client: FlaskClient, world: dict[str, str]) -> None:
@@ -158,22 +25,6 @@ def test_queue_shows_own_site_riskiest_first(client: FlaskClient, world: dict[st
     assert world["foreign"] not in html
     failed = client.get("/queue/?status=failed").get_data(as_text=True)
     assert world["failed"] in failed and "TimeoutError: model" in failed
-
-
-def test_other_sites_items_are_404(client: FlaskClient, world: dict[str, str]) -> None:
-    login(client, "anna@example.org")
-    assert client.get(f"/queue/items/{world['foreign']}").status_code == 404
-    token = csrf(client, "/queue/")
-    answer = client.post(
-        f"/queue/items/{world['foreign']}/decide",
-        data={"decision": "approved", "csrf_token": token},
-    )
-    assert answer.status_code == 404
-    answer = client.post(
-        "/queue/bulk",
-        data={"site": "nope", "decision": "approved", "csrf_token": token, "ids": world["foreign"]},
-    )
-    assert answer.status_code == 404
 
 
 def test_item_shows_labelled_spans_and_escapes_text(
@@ -309,19 +160,6 @@ def test_notes_between_moderators(app: Flask, world: dict[str, str]) -> None:
     )
     html = ben.get(f"/queue/items/{world['risky']}").get_data(as_text=True)
     assert "&lt;b&gt;Quelle?&lt;/b&gt; prüfen" in html
-
-
-def test_interface_language_follows_the_user(
-    client: FlaskClient, world: dict[str, str], db_session: Session
-) -> None:
-    login(client, "kai@example.org")
-    assert "Warteschlange" in client.get("/queue/").get_data(as_text=True)
-    token = csrf(client, "/queue/")
-    client.post("/locale", data={"locale": "en", "csrf_token": token})
-    assert "Queue" in client.get("/queue/").get_data(as_text=True)
-    user = db_session.execute(sa.select(User).where(User.email == "kai@example.org")).scalar_one()
-    db_session.refresh(user)
-    assert user.locale == "en"
 
 
 def test_poll_and_facets_are_cheap_json(client: FlaskClient, world: dict[str, str]) -> None:
