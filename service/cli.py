@@ -10,6 +10,7 @@ from typing import IO, Any
 
 import click
 
+from service import cli_admin
 from service.settings import Settings
 
 
@@ -199,6 +200,11 @@ def copyindex_rebuild() -> None:
     finally:
         engine.dispose()
     click.echo(json.dumps(counts))
+
+
+# `sites create`, `users create` and `sign` (service/cli_admin.py).
+for _command in cli_admin.COMMANDS:
+    main.add_command(_command)
 
 
 if __name__ == "__main__":
