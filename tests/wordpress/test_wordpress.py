@@ -307,3 +307,16 @@ def test_letter_from_the_form_is_sent_as_letter(
     scored(modassist_service, submission_id)
     stored = modassist_service.submission_row(f"wp-comment-{comment_id}")
     assert stored == {"kind": "letter", "article_external_id": f"wp-post-{article['id']}"}
+
+
+def test_plugin_speaks_german_and_english(
+    wordpress_site: WordPressSite, modassist_service: ModassistService
+) -> None:
+    assert wordpress_site.helper("labels", locale="de_DE") == {
+        "queued": "in der Warteschlange",
+        "inflammatory": "aufhetzende Sprache",
+    }
+    assert wordpress_site.helper("labels", locale="en_US") == {
+        "queued": "queued",
+        "inflammatory": "inflammatory wording",
+    }

@@ -157,6 +157,25 @@ switch ( $modassist_cmd ) {
 		modassist_answer( array( 'html' => ob_get_clean() ) );
 		break;
 
+	case 'labels':
+		// The plugin's strings in the requested locale, loaded as WordPress loads them.
+		$modassist_locale = (string) $modassist_args['locale'];
+		add_filter(
+			'plugin_locale',
+			static function () use ( $modassist_locale ) {
+				return $modassist_locale;
+			}
+		);
+		unload_textdomain( 'modassist' );
+		load_plugin_textdomain( 'modassist', false, 'modassist/languages' );
+		modassist_answer(
+			array(
+				'queued'       => Modassist_Admin_Column::status_label( 'queued' ),
+				'inflammatory' => Modassist_Admin_Column::signal_label( 'inflammatory' ),
+			)
+		);
+		break;
+
 	case 'check-connection':
 		modassist_answer( array( 'outcome' => Modassist_Settings::check_connection() ) );
 		break;
