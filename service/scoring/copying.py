@@ -80,10 +80,10 @@ def words(text: str) -> list[Word]:
 # `QUERY_STRIDE_WORDS`, so any copied run of about two windows lines up with an indexed
 # window to within half a stride. A text shorter than a window is one window.
 
-WINDOW_WORDS = 50
-QUERY_STRIDE_WORDS = 10
+WINDOW_WORDS = 25
+QUERY_STRIDE_WORDS = 5
 LSH_BANDS = 16
-LSH_ROWS = 4
+LSH_ROWS = 3
 NUM_PERM = LSH_BANDS * LSH_ROWS
 _MERSENNE = np.uint64((1 << 61) - 1)
 _rng = np.random.RandomState(20261124)

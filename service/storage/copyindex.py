@@ -31,7 +31,7 @@ import redis
 from service.scoring.copying import fingerprints
 
 PREFIX = "modassist:copy"
-BUCKETS = 1 << 17
+BUCKETS = 1 << 19
 #: Texts one band value may point to before it is treated as boilerplate.
 MAX_POSTING = 512
 #: Candidates handed to alignment, best first.
@@ -51,6 +51,17 @@ for i, key in ipairs(KEYS) do
   end
 end
 return #KEYS
+"""
+
+
+# Fetch many band entries in one round trip; redis-py pipelines cost ~20 µs per command on
+# the client, a long letter needs hundreds of look-ups.
+_LOOKUP = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call('HGET', key, ARGV[i]) or ''
+end
+return out
 """
 
 
@@ -75,6 +86,7 @@ class CopyIndex:
         self.client = client
         self.prefix = f"{PREFIX}:{corpus}"
         self._append = client.register_script(_APPEND)
+        self._lookup = client.register_script(_LOOKUP)
 
     @classmethod
     def from_url(cls, url: str, corpus: str) -> CopyIndex:
@@ -154,13 +166,10 @@ class CopyIndex:
         if len(bands) == 0:
             return []
         values = np.unique(bands.ravel()).tolist()
-        pipe = self.client.pipeline(transaction=False)
-        for value in values:
-            pipe.hget(f"{self.prefix}:b:{value % BUCKETS}", struct.pack("<Q", value))
-        counts: Counter[int] = Counter()
-        for packed in pipe.execute():
-            if packed:
-                counts.update(np.frombuffer(packed, dtype="<u4").tolist())
+        keys = [f"{self.prefix}:b:{value % BUCKETS}" for value in values]
+        fields = [struct.pack("<Q", value) for value in values]
+        postings = b"".join(self._lookup(keys=keys, args=fields))
+        counts: Counter[int] = Counter(np.frombuffer(postings, dtype="<u4").tolist())
         if not counts:
             return []
         skip = {self._ref(k, i) for k, i in exclude}

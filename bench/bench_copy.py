@@ -1,0 +1,336 @@
+"""Benchmark copy detection: recall/precision on synthetic copies, lookup latency, index memory.
+
+Builds everything from ../shared/data texts (German comments and posts), in a private
+redis-server that this script starts and stops:
+
+- evaluation sources: articles of 5-9 paragraphs and short submissions, from a reserved
+  part of the pool that nothing else uses;
+- filler: articles and submissions made from the rest of the pool, up to the sizes asked
+  for or until the build time budget runs out (whichever comes first);
+- queries: letters copying 30-100 % of an article (whole paragraphs, sometimes reordered,
+  with about 5 % of words substituted and 5 % hostile adjectives inserted, mixed with the
+  letter writer's own text), letters that are mostly an earlier short submission, and
+  letters of own text only.
+
+A query's overlap is max(copied source words / source words, copied words / letter
+words). Recall counts letters with overlap >= 40 % whose source is reported (a
+`copied_text` passage naming it after index lookup and alignment); precision counts
+reported sources that are the true source (copies of 30-40 % found are true, not false).
+
+    .venv/bin/python bench/bench_copy.py [--submissions 1000000] [--articles 100000]
+        [--queries 600] [--build-seconds 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from service.scoring.copying import CopyingPhase  # noqa: E402
+from service.scoring.document import Builder, Doc  # noqa: E402
+from service.scoring.types import Reference, SiteConfig, Submission  # noqa: E402
+from service.storage.copyindex import CopyIndex  # noqa: E402
+from tests.support import SHARED, RedisServer  # noqa: E402
+
+DATA = SHARED / "data"
+ADJECTIVES = [
+    "verlogene",
+    "korrupte",
+    "unfähige",
+    "dreiste",
+    "kriegslüsterne",
+    "russophobe",
+    "peinliche",
+]
+MIN_PARAGRAPH_WORDS = 15
+# Tweets carry long lists of @-mentions shared across a thread: not text anyone writes.
+TWITTER = re.compile(r"@\w+|https?://\S+|\|LBR\|")
+MENTION = re.compile(r"@\w+|https?://\S+|[^\w\s]")
+
+
+def load_pool() -> list[str]:
+    """Return German texts of at least MIN_PARAGRAPH_WORDS words from the shared data."""
+    sources = [
+        ("omp_one_million_posts/train_wide.csv", "Body"),
+        ("germeval2021_toxic/train.csv", "comment_text"),
+        ("germeval2018_offensive/train.csv", "text"),
+        ("germeval2019_offensive/train_subtask1_2.csv", "text"),
+        ("germs_at_2024/train.csv", "text"),
+        ("hasoc2019_de/train.csv", "text"),
+        ("hasoc2020_de/train.csv", "text"),
+    ]
+    pool: list[str] = []
+    for path, column in sources:
+        file = DATA / path
+        if not file.exists():
+            continue
+        frame = pd.read_csv(file, dtype=str, keep_default_na=False)
+        if column not in frame.columns:
+            continue
+        pool += [
+            " ".join(TWITTER.sub(" ", t).split())
+            for t in frame[column]
+            if len(TWITTER.sub(" ", t).split()) >= MIN_PARAGRAPH_WORDS
+        ]
+    return distinct(pool)
+
+
+def distinct(pool: list[str]) -> list[str]:
+    """Drop texts sharing any 8-word run with an earlier one.
+
+    The datasets overlap (retweets, quoted posts, the same tweet in two collections):
+    left in, those are real copies that the benchmark would count as false sources.
+    """
+    seen: set[int] = set()
+    out: list[str] = []
+    for text in pool:
+        tokens = [w for w in MENTION.sub(" ", text.casefold()).split() if w.isalnum()]
+        grams = {hash(tuple(tokens[i : i + 8])) for i in range(max(1, len(tokens) - 7))}
+        if len(tokens) >= MIN_PARAGRAPH_WORDS and not grams & seen:
+            out.append(text)
+        seen |= grams
+    return out
+
+
+def edit(paragraph: str, rng: random.Random, vocabulary: list[str]) -> str:
+    """Substitute about 5 % of the words and insert a hostile adjective before about 5 %."""
+    out: list[str] = []
+    for word in paragraph.split():
+        roll = rng.random()
+        if roll < 0.05:
+            out.append(rng.choice(ADJECTIVES))
+            out.append(word)
+        elif roll < 0.10:
+            out.append(rng.choice(vocabulary))
+        else:
+            out.append(word)
+    return " ".join(out)
+
+
+def build_queries(
+    rng: random.Random,
+    articles: dict[str, list[str]],
+    shorts: dict[str, str],
+    own: list[str],
+    vocabulary: list[str],
+    n: int,
+) -> list[tuple[str, str | None, float]]:
+    """Return (letter text, true source id or None, overlap) triples."""
+    queries: list[tuple[str, str | None, float]] = []
+    article_ids, short_ids = list(articles), list(shorts)
+    for k in range(n):
+        kind = k % 20
+        if kind < 11:  # a letter copying part of an article
+            source = rng.choice(article_ids)
+            paragraphs = articles[source]
+            total = sum(len(p.split()) for p in paragraphs)
+            target = rng.uniform(0.3, 1.0)
+            start = rng.randrange(len(paragraphs))
+            chosen: list[str] = []
+            copied = 0
+            for p in paragraphs[start:] + paragraphs[:start]:
+                if copied >= target * total:
+                    break
+                chosen.append(p)
+                copied += len(p.split())
+            if rng.random() < 0.5:
+                rng.shuffle(chosen)
+            parts = [edit(p, rng, vocabulary) for p in chosen]
+            for _ in range(rng.randint(0, 2)):
+                parts.insert(rng.randint(0, len(parts)), rng.choice(own))
+            letter = "\n".join(parts)
+            overlap = max(copied / total, copied / len(letter.split()))
+            queries.append((letter, source, overlap))
+        elif kind < 14:  # mostly an earlier short submission, with a little own text
+            source = rng.choice(short_ids)
+            body = edit(shorts[source], rng, vocabulary)
+            extra = rng.choice(own).split()[: rng.randint(0, len(body.split()))]
+            letter = body + "\n" + " ".join(extra)
+            overlap = len(shorts[source].split()) / len(letter.split())
+            queries.append((letter, source, overlap))
+        else:  # own words only
+            letter = "\n".join(rng.sample(own, rng.randint(1, 4)))
+            queries.append((letter, None, 0.0))
+    return queries
+
+
+def filler_text(ident: str, pool: list[str]) -> str:
+    """Return the filler text of an id, the same every time (so it is never kept in memory)."""
+    rng = random.Random(ident)
+    if ident.startswith("fa"):
+        return "\n".join(rng.sample(pool, rng.randint(5, 9)))
+    return " ".join(rng.sample(pool, rng.choice((1, 1, 1, 2, 3))))
+
+
+def used_memory(client: redis.Redis) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=1_000_000)
+    parser.add_argument("--articles", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=600)
+    parser.add_argument("--eval-sources", type=int, default=300)
+    parser.add_argument("--build-seconds", type=float, default=600.0)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+
+    pool = load_pool()
+    rng.shuffle(pool)
+    print(f"pool: {len(pool)} German texts of >= {MIN_PARAGRAPH_WORDS} words")
+    n_eval_paragraphs = args.eval_sources * 7
+    reserved, own, filler = (
+        pool[:n_eval_paragraphs],
+        pool[n_eval_paragraphs : 2 * n_eval_paragraphs],
+        pool[2 * n_eval_paragraphs :],
+    )
+    vocabulary = [w for t in filler[:2000] for w in t.split()]
+    articles: dict[str, list[str]] = {}
+    shorts: dict[str, str] = {}
+    cursor = 0
+    for k in range(args.eval_sources):
+        if k % 3 == 2:
+            shorts[f"eval-s{k}"] = reserved[cursor]
+            cursor += 1
+        else:
+            size = rng.randint(5, 9)
+            articles[f"eval-a{k}"] = reserved[cursor : cursor + size]
+            cursor += size
+            if cursor >= len(reserved) - 10:
+                break
+    texts: dict[str, str] = {a: "\n".join(p) for a, p in articles.items()} | shorts
+
+    server = RedisServer(Path("/tmp") / f"bench-copy-{time.time_ns()}")
+    server.start()
+    try:
+        client = redis.Redis.from_url(server.url)
+        index = CopyIndex(client, "site:bench")
+        base_memory = used_memory(client)
+        index.add_many(
+            [("article", a, texts[a]) for a in articles]
+            + [("submission", s, texts[s]) for s in shorts],
+            replace=False,
+        )
+
+        deadline = time.monotonic() + args.build_seconds
+        started = time.monotonic()
+        built_articles = built_submissions = 0
+        batch = 500
+        while built_articles < args.articles and time.monotonic() < deadline:
+            items = [
+                (
+                    "article",
+                    f"fa{built_articles + i}",
+                    filler_text(f"fa{built_articles + i}", filler),
+                )
+                for i in range(min(batch, args.articles - built_articles))
+            ]
+            index.add_many(items, replace=False)
+            built_articles += len(items)
+        article_memory = used_memory(client) - base_memory
+        article_seconds = time.monotonic() - started
+        while built_submissions < args.submissions and time.monotonic() < deadline:
+            items = [
+                (
+                    "submission",
+                    f"fs{built_submissions + i}",
+                    filler_text(f"fs{built_submissions + i}", filler),
+                )
+                for i in range(min(batch, args.submissions - built_submissions))
+            ]
+            index.add_many(items, replace=False)
+            built_submissions += len(items)
+            if built_submissions % 100_000 == 0:
+                print(f"  ... {built_submissions} submissions", flush=True)
+        build_seconds = time.monotonic() - started
+        total_memory = used_memory(client) - base_memory
+        submission_memory = total_memory - article_memory
+        print(
+            f"index: {built_articles} filler articles + {built_submissions} filler submissions "
+            f"+ {len(texts)} evaluation sources, built in {build_seconds:.0f} s "
+            f"(articles {article_seconds:.0f} s)"
+        )
+        if built_articles < args.articles or built_submissions < args.submissions:
+            print("  (time budget reached before the asked sizes)")
+
+        queries = build_queries(rng, articles, shorts, own, vocabulary, args.queries)
+        phase = CopyingPhase()
+        lookup_ms: list[float] = []
+        align_ms: list[float] = []
+        true_reported = reported = 0
+        positives = found = candidate_found = 0
+        for k, (letter, source, overlap) in enumerate(queries):
+            t0 = time.perf_counter()
+            candidates = index.query(letter)
+            lookup_ms.append((time.perf_counter() - t0) * 1000)
+            refs = [
+                Reference(c.id, c.kind, texts.get(c.id) or filler_text(c.id, filler))  # type: ignore[arg-type]
+                for c in candidates
+            ]
+            t1 = time.perf_counter()
+            doc = Doc(Submission(f"q{k}", letter, kind="letter"), SiteConfig(), tuple(refs))
+            out = Builder()
+            phase(doc, out)
+            align_ms.append((time.perf_counter() - t1) * 1000)
+            sources = {
+                s.details["source_id"]
+                for s in out.spans
+                if s.signal == "copied_text" and not s.details.get("guess")
+            }
+            reported += len(sources)
+            true_reported += int(source in sources)
+            if args.verbose and sources - {source}:
+                print("false source", source, sorted(sources - {source}), round(overlap, 2))
+            if overlap >= 0.4:
+                positives += 1
+                found += int(source in sources)
+                candidate_found += int(any(c.id == source for c in candidates))
+
+        n_texts = built_articles + built_submissions + len(texts)
+        print(f"queries: {len(queries)}, of them {positives} copies of >= 40 %")
+        print(f"recall (>= 40 % copies, after alignment): {found / max(1, positives):.3f}")
+        print(
+            f"recall of the index lookup alone (top 20): {candidate_found / max(1, positives):.3f}"
+        )
+        print(f"precision (reported sources that are true): {true_reported / max(1, reported):.3f}")
+        print(
+            f"lookup latency at {n_texts} texts: p50 {percentile(lookup_ms, 0.5):.1f} ms, "
+            f"p95 {percentile(lookup_ms, 0.95):.1f} ms, mean {statistics.mean(lookup_ms):.1f} ms"
+        )
+        print(
+            f"alignment: p50 {percentile(align_ms, 0.5):.1f} ms, "
+            f"p95 {percentile(align_ms, 0.95):.1f} ms"
+        )
+        print(f"redis memory: {total_memory / 2**20:.0f} MiB for {n_texts} texts")
+        if built_submissions:
+            per_million = submission_memory / built_submissions * 1e6 / 2**20
+            print(f"  per million submissions (1-3 comments each): {per_million:.0f} MiB")
+        if built_articles:
+            per_million = article_memory / built_articles * 1e6 / 2**20
+            print(f"  per million articles (5-9 paragraphs each): {per_million:.0f} MiB")
+        client.close()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()
