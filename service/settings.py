@@ -74,7 +74,8 @@ class Settings:
     signature_tolerance_s: int = 300
     # Largest accepted submission text, in characters, and raw request body, in bytes.
     max_text_chars: int = 100_000
-    max_body_bytes: int = 512 * 1024
+    # 1 MiB: a text at the character limit may grow sixfold as JSON \u escapes (umlauts).
+    max_body_bytes: int = 1024 * 1024
     # Requests per minute and site on the CMS API.
     rate_limit_per_minute: int = 600
     # Callback delivery: attempts and the first backoff step (doubles each time).
@@ -116,7 +117,7 @@ class Settings:
             port=_read(env, "MODASSIST_PORT", _parse_port, 8000),
             signature_tolerance_s=_read(env, "MODASSIST_SIGNATURE_TOLERANCE_S", _parse_int, 300),
             max_text_chars=_read(env, "MODASSIST_MAX_TEXT_CHARS", _parse_int, 100_000),
-            max_body_bytes=_read(env, "MODASSIST_MAX_BODY_BYTES", _parse_int, 512 * 1024),
+            max_body_bytes=_read(env, "MODASSIST_MAX_BODY_BYTES", _parse_int, 1024 * 1024),
             rate_limit_per_minute=_read(env, "MODASSIST_RATE_LIMIT_PER_MINUTE", _parse_int, 600),
             callback_max_attempts=_read(env, "MODASSIST_CALLBACK_MAX_ATTEMPTS", _parse_int, 10),
             callback_backoff_first_s=_read(
