@@ -44,17 +44,17 @@ SELECT md5(g::text), :site, 'ext-' || g,
     now() - (g || ' seconds')::interval, now(),
     CASE WHEN g % 100 < 20 THEN 'scored' WHEN g % 100 < 80 THEN 'approved'
          WHEN g % 100 < 98 THEN 'rejected' WHEN g % 100 = 98 THEN 'failed' ELSE 'queued' END,
-    CASE WHEN g % 100 < 98 THEN ((g * 7919) % 10007) / 10007.0 END,
+    CASE WHEN g % 100 < 98 THEN ((g::bigint * 7919) % 10007) / 10007.0 END,
     1, now(), 'art-' || (g % 500)
 FROM generate_series(1, :rows) AS g
 """
 
 FILL_RESULTS = """
 INSERT INTO results (id, submission_id, model_version, priority, data, created_at)
-SELECT md5('r' || g), md5(g::text), 'bench.1', ((g * 7919) % 10007) / 10007.0,
+SELECT md5('r' || g), md5(g::text), 'bench.1', ((g::bigint * 7919) % 10007) / 10007.0,
     jsonb_build_object(
         'language', 'de', 'model_version', 'bench.1',
-        'priority', ((g * 7919) % 10007) / 10007.0,
+        'priority', ((g::bigint * 7919) % 10007) / 10007.0,
         'signals', jsonb_build_object(
             'toxicity', jsonb_build_object('score', (g % 97) / 97.0,
                 'flagged', (g % 97) >= 49, 'threshold', 0.5),

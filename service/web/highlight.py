@@ -45,19 +45,29 @@ def _spans(text_len: int, raw: Sequence[Mapping[str, Any]]) -> list[_Span]:
     return out
 
 
-def _sentences(text_len: int, raw: Sequence[Mapping[str, Any]]) -> list[_Sentence]:
+def _sentences(text: str, raw: Sequence[Mapping[str, Any]]) -> list[_Sentence]:
     out: list[_Sentence] = []
     last_end = 0
-    for s in sorted(raw, key=lambda s: int(s.get("start", 0))):
+    for s in sorted(raw, key=lambda s: _int(s.get("start"))):
         try:
-            start, end = max(last_end, int(s["start"])), min(text_len, int(s["end"]))
+            start, end = max(last_end, int(s["start"])), min(len(text), int(s["end"]))
         except (KeyError, TypeError, ValueError):
             continue
+        # The badge goes before the first word, not before the line break that precedes it.
+        while start < end and text[start].isspace():
+            start += 1
         if start < end:
             source = s.get("source")
             out.append(_Sentence(start, end, str(s.get("claim", "none")), source and str(source)))
             last_end = end
     return out
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
 
 
 def css_token(name: str) -> str:
@@ -78,7 +88,7 @@ def render(
     a sentence's claim badge. Every piece of the text is escaped.
     """
     span_list = _spans(len(text), spans)
-    sentence_list = [s for s in _sentences(len(text), sentences) if s.claim != "none"]
+    sentence_list = [s for s in _sentences(text, sentences) if s.claim != "none"]
     cuts = {0, len(text)}
     for sp in span_list:
         cuts.update((sp.start, sp.end))
