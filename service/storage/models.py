@@ -164,6 +164,9 @@ class Submission(Base):
     # How often scoring was attempted, and the last error when it ended as `failed`.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # While a worker scores the submission: no other worker claims it before this time
+    # (a worker that died leaves it behind; the claim lapses and the sweep retries).
+    scoring_lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     scored_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
