@@ -106,7 +106,8 @@ class _Term:
     entry: LexiconEntry
     mode: str  # "w", "p" or "c"
     source: str
-    runs: re.Pattern[str] | None  # doubled letters that the skeleton merged
+    # The term in the tolerant spelling: doubled letters that the skeleton merged.
+    tolerant: str | None
 
     @property
     def allowed(self) -> bool:
@@ -123,6 +124,7 @@ def _mode(entry: LexiconEntry, source: str, key: str) -> str:
     return "p"
 
 
+@lru_cache(maxsize=16384)
 def _runs_pattern(tolerant_term: str) -> re.Pattern[str]:
     # "kanonenfutter" -> k+a+n+o+n+e+n+f+u+t{2,}e+r+: repeats may grow, never shrink.
     parts = []
@@ -359,13 +361,13 @@ class Lexicon:
         for entry, source in listed:
             if entry.obfuscation_tolerant:
                 key = normalize.term_skeleton(entry.term)
-                runs = _runs_pattern(normalize.term_tolerant(entry.term))
+                tolerant: str | None = normalize.term_tolerant(entry.term)
                 table = tolerant_terms
             else:
                 key = normalize.term_folded(entry.term)
-                runs = None
+                tolerant = None
                 table = strict_terms
-            term = _Term(entry, _mode(entry, source, key), source, runs)
+            term = _Term(entry, _mode(entry, source, key), source, tolerant)
             if source == "site":  # a site entry replaces the built-in one of that spelling
                 table[key] = [t for t in table.get(key, []) if t.source == "site"]
             table.setdefault(key, []).append(term)
@@ -407,10 +409,11 @@ def _term_hits(
         for term in index.terms.get(match[1], ()):
             if not _placed(term.mode, start - word_start, text[end:word_end], endings):
                 continue
-            if verify and term.runs is not None:
+            if verify and term.tolerant is not None:
                 low, high = view.to_parent(start, end)
                 parent = view.parent
-                if parent is None or not term.runs.fullmatch(parent.text, low, high):
+                runs = _runs_pattern(term.tolerant)  # compiled on first use, then cached
+                if parent is None or not runs.fullmatch(parent.text, low, high):
                     continue
             o_start, o_end = view.to_original(word_start, word_end)
             entry = term.entry

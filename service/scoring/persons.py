@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -66,15 +66,24 @@ def not_names() -> frozenset[str]:
     return _words("not_names.txt")
 
 
+@cache
+def _roles_by_length() -> tuple[tuple[int, frozenset[str]], ...]:
+    lengths = sorted({len(r) for r in role_nouns()}, reverse=True)
+    return tuple((n, frozenset(r for r in role_nouns() if len(r) == n)) for n in lengths)
+
+
+@lru_cache(maxsize=16384)
 def role_of(word: str) -> str | None:
     """Return the role noun a word ends in ("EU-Außenbeauftragte" -> "beauftragte")."""
     tail = word.split("-")[-1].lower()
-    for role in role_nouns():
-        if tail.endswith(role) and (len(tail) == len(role) or len(tail) - len(role) >= 3):
-            return role
+    for length, roles in _roles_by_length():
+        # The role is the whole word or the head of a compound ("Kultur|ministerin").
+        if (len(tail) == length or len(tail) - length >= 3) and tail[-length:] in roles:
+            return tail[-length:]
     return None
 
 
+@lru_cache(maxsize=16384)
 def _name_word(word: str) -> bool:
     if not word[0].isupper() or (len(word) > 1 and word.isupper()):
         return False  # lower case, or an acronym ("ARD")
@@ -149,14 +158,20 @@ def _with_surnames(
     covered = [(p.start, p.end) for p in found]
     more = []
     for start, end, word in words:
+        key = word if word in surnames else word[:-1] if word.endswith("s") else None
+        if key is None or key not in surnames or key in _given_only():
+            continue
         if any(a <= start < b for a, b in covered):
             continue
-        key = word if word in surnames else word[:-1] if word.endswith("s") else None
-        if key is not None and key in surnames and key not in first_names() - _SURNAME_STARTS:
-            name = surnames[key]
-            more.append(Person(name, start, end, start, end, None))
+        more.append(Person(surnames[key], start, end, start, end, None))
     return sorted(found + more, key=lambda p: p.start)
 
 
 # East Asian family names open a name and are also how the person is referred to later.
 _SURNAME_STARTS = frozenset({"Xi", "Wang", "Li", "Zhang", "Liu", "Chen", "Moon", "Park", "Kim"})
+
+
+@cache
+def _given_only() -> frozenset[str]:
+    # A given name alone ("Olaf") does not stand for a person mentioned earlier.
+    return first_names() - _SURNAME_STARTS
