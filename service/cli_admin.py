@@ -85,6 +85,50 @@ def sites_create(name: str, callback_url: str | None, as_json: bool) -> None:
     )
 
 
+@sites.command("rotate-key")
+@click.argument("name")
+@click.option(
+    "--overlap-hours",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="How long the old key stays valid, so the CMS can switch without downtime.",
+)
+@click.option("--json", "as_json", is_flag=True, help=_JSON_HELP)
+def sites_rotate_key(name: str, overlap_hours: float, as_json: bool) -> None:
+    """Give the site NAME a new key id and secret (shown once); the old key works a while longer."""
+    from datetime import timedelta
+
+    from service.storage import sites as repo
+
+    with _session() as (settings, session):
+        site = repo.get_by_name(session, name)
+        if site is None:
+            raise click.ClickException(f"no site named {name!r}")
+        key_id, secret = repo.rotate_key(
+            session, settings.secret_key, site, overlap=timedelta(hours=overlap_hours), actor="cli"
+        )
+        previous, until = site.previous_key_id, site.previous_valid_until
+    assert until is not None
+    _print(
+        as_json,
+        {
+            "site": name,
+            "key_id": key_id,
+            "secret": secret,
+            "previous_key_id": previous,
+            "previous_valid_until": until.isoformat(),
+        },
+        [
+            f"site:       {name}",
+            f"key id:     {key_id}",
+            f"secret:     {secret}",
+            f"old key {previous} stays valid until {until.isoformat()}",
+            "The secret is shown only now: store it in the CMS.",
+        ],
+    )
+
+
 @click.group()
 def users() -> None:
     """Moderator and admin logins."""

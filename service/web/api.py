@@ -19,9 +19,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 
-from service.storage import articles, authors, decisions, submissions
+from service.storage import articles, authors, copies, decisions, submissions
 from service.storage.db import session_scope
-from service.storage.models import FAILED, Submission, utcnow
+from service.storage.models import FAILED, Decision, Submission, utcnow
 from service.storage.sites import SiteKey
 from service.web import cms_auth, errors, payloads
 from service.web.context import services
@@ -164,7 +164,8 @@ def submission_view(session: Session, sub: Submission) -> dict[str, Any]:
     return body
 
 
-def decision_view(session: Session, decision: Any) -> dict[str, Any]:
+def decision_view(session: Session, decision: Decision) -> dict[str, Any]:
+    """Render a decision with the state of its callback delivery."""
     delivery = decisions.delivery_of(session, decision)
     return {
         "id": decision.id,
@@ -215,6 +216,8 @@ def put_article() -> Response:
         data = payloads.parse_json_object(request.get_data(cache=True))
         article, created = articles.upsert(session, key.site, payloads.article_in(data))
         body = {"id": article.id, "external_id": article.external_id}
+    # Copy detection: (re-)index the article's text, after the commit.
+    copies.index_article_by_id(svc.sessions, svc.settings.redis_url, body["id"])
     return _json(body, 201 if created else 200)
 
 
@@ -232,6 +235,8 @@ def erase_author(author_id: str) -> Response:
             "erased_at": erased.erased_at.isoformat().replace("+00:00", "Z"),
             "submissions": erased.submissions,
         }
+    # Copy detection: the erased author's texts leave the copy index, after the commit.
+    copies.forget_author_by_id(svc.sessions, svc.settings.redis_url, erased.author_id)
     return _json(body, 200)
 
 

@@ -165,3 +165,22 @@ def test_every_admin_command_has_help() -> None:
     ):
         result = runner.invoke(main, args)
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_rotate_key_keeps_the_old_key_for_the_overlap(
+    runner: CliRunner, settings: Settings, engine: sa.Engine
+) -> None:
+    old = json.loads(runner.invoke(main, ["sites", "create", "Tagblatt", "--json"]).output)
+    result = runner.invoke(
+        main, ["sites", "rotate-key", "Tagblatt", "--overlap-hours", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    new = json.loads(result.output)
+    assert new["key_id"] != old["key_id"] and new["previous_key_id"] == old["key_id"]
+    with make_session_factory(engine)() as session:
+        current = sites.find_by_key_id(session, settings.secret_key, new["key_id"])
+        previous = sites.find_by_key_id(session, settings.secret_key, old["key_id"])
+        assert current is not None and current.secret == new["secret"]
+        assert previous is not None and previous.secret == old["secret"]
+    unknown = runner.invoke(main, ["sites", "rotate-key", "Nowhere"])
+    assert unknown.exit_code == 1 and "no site named" in unknown.output

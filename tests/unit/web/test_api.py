@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -145,6 +146,30 @@ def test_same_again_is_200_with_the_same_id_and_no_second_task(cms: Cms) -> None
     again = cms.request("POST", "/submissions", _letter())
     assert again.status_code == 200 and again.get_json() == first
     assert len(cms.sent) == 1 and cms.count(Submission) == 1
+
+
+def test_concurrent_identical_posts_store_one_row_and_queue_once(cms: Cms) -> None:
+    body = json.dumps(_letter("c-race")).encode()
+    answers: list[tuple[int, str]] = []
+    barrier = threading.Barrier(4)
+
+    def post() -> None:
+        client = cms.app.test_client()
+        headers = signed_headers(cms.key_id, cms.secret, body, time.time())
+        barrier.wait()
+        response = client.post(
+            "/api/v1/submissions", data=body, headers=headers, content_type="application/json"
+        )
+        answers.append((response.status_code, response.get_json()["id"]))
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(status for status, _ in answers) == [200, 200, 200, 202]
+    assert len({ident for _, ident in answers}) == 1
+    assert cms.count(Submission) == 1 and len(cms.sent) == 1
 
 
 def test_same_external_id_with_another_text_is_409(cms: Cms) -> None:
