@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,8 @@ MIN_CLAIM_WORDS = 4
 SENTENCE_THRESHOLD = 0.5
 #: Lower bar when the sentence carries checkable evidence (a number, date or amount).
 EVIDENCE_THRESHOLD = 0.25
+#: The evidence bar as a share of the sentence bar when the card sets the sentence bar.
+EVIDENCE_FACTOR = 0.5
 
 Matrix = NDArray[np.float64]
 
@@ -180,6 +182,14 @@ def build(models: Path) -> ClaimsPhase:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """Where the model's sentence probability makes a sentence an unsourced claim."""
+
+    sentence: float = SENTENCE_THRESHOLD
+    evidence: float = EVIDENCE_THRESHOLD
+
+
+@dataclass(frozen=True)
 class LoadedModel:
     """A claim model ready to score: fast document and sentence scorers and the card."""
 
@@ -187,14 +197,20 @@ class LoadedModel:
     sentence: LinearTextScorer
     threshold: float
     version: str
+    thresholds: Thresholds = Thresholds()
 
 
 @cache
 def _compiled(models: Path, name: str) -> LoadedModel:
     model, card = artifacts.load(models, name)
     document, sentence = model.compiled()
+    sentence_threshold = float(card.get("sentence_threshold", SENTENCE_THRESHOLD))
     return LoadedModel(
-        document, sentence, float(card.get("default_threshold", 0.5)), str(card.get("version"))
+        document,
+        sentence,
+        float(card.get("default_threshold", 0.5)),
+        str(card.get("version")),
+        Thresholds(sentence_threshold, sentence_threshold * EVIDENCE_FACTOR),
     )
 
 
@@ -216,7 +232,10 @@ def _needs_model(found: cues.SentenceCues) -> bool:
 
 
 def classify(
-    found: cues.SentenceCues, proba: float, previous: Sentence | None
+    found: cues.SentenceCues,
+    proba: float,
+    previous: Sentence | None,
+    thresholds: Thresholds = Thresholds(),
 ) -> tuple[ClaimType, str | None, float]:
     """Return (claim type, source, unsourced score) of a sentence from its cues and model.
 
@@ -234,9 +253,56 @@ def classify(
         return "vague", None, 0.0
     if found.opinion or found.question or found.hedged or found.words < MIN_CLAIM_WORDS:
         return "none", None, 0.0
-    boundary = EVIDENCE_THRESHOLD if found.evidence else SENTENCE_THRESHOLD
+    boundary = thresholds.evidence if found.evidence else thresholds.sentence
     score = _scaled(proba, boundary)
     return ("unsourced" if score >= 0.5 else "none"), None, score
+
+
+@dataclass
+class Typed:
+    """The claim types of one text's sentences, and what they add up to."""
+
+    sentences: list[Sentence]
+    found: list[cues.SentenceCues]
+    unsourced_score: float
+    claim_score: float
+
+
+def type_sentences(
+    text: str,
+    bounds: list[tuple[int, int]],
+    scorer: LinearTextScorer | None,
+    thresholds: Thresholds = Thresholds(),
+) -> Typed:
+    """Type each sentence of `text` (rules first, the sentence model for what they leave open).
+
+    `claim_score` is the strongest sign of any factual claim (attributed, vague or
+    unsourced), on the same 0.5-at-the-boundary scale as `unsourced_score`.
+    """
+    found = [cues.analyse(text, s, e) for s, e in bounds]
+    typed: list[Sentence] = []
+    unsourced_score = claim_score = 0.0
+    previous: Sentence | None = None
+    for (start, end), cue in zip(bounds, found, strict=True):
+        proba: float | None = None
+        if _needs_model(cue):
+            words = text[start:end]
+            if scorer is not None:
+                proba = scorer.proba(words, cues.features_from(words, [cue]))
+            else:
+                # No model for this language: evidence alone decides.
+                proba = 0.6 if cue.evidence else 0.3
+        claim, source, score = classify(
+            cue, proba if proba is not None else 0.0, previous, thresholds
+        )
+        unsourced_score = max(unsourced_score, score)
+        claim_score = max(claim_score, score, ATTRIBUTED_CLAIM if claim in _SOURCED else 0.0)
+        current = Sentence(
+            start, end, claim=claim, source=source, score=proba, cues=_cue_spans(cue, claim)
+        )
+        typed.append(current)
+        previous = current
+    return Typed(typed, found, unsourced_score, claim_score)
 
 
 class ClaimsPhase:
@@ -252,46 +318,28 @@ class ClaimsPhase:
             out.notes.append("claims: language not supported, sentences not typed")
             return
         text = doc.text
-        if not doc.sentences:
-            doc.sentences = [Sentence(s, e) for s, e in split(text)]
-        found = [cues.analyse(text, s.start, s.end) for s in doc.sentences]
+        bounds = [(s.start, s.end) for s in doc.sentences] if doc.sentences else split(text)
         entry = self.models.get(doc.language)
-        probas: list[float | None] = []
         if entry is not None:
-            for sentence, cue in zip(doc.sentences, found, strict=True):
-                # Only sentences the rules leave open need the model.
-                if not _needs_model(cue):
-                    probas.append(None)
-                    continue
-                words = text[sentence.start : sentence.end]
-                probas.append(entry.sentence.proba(words, cues.features_from(words, [cue])))
+            typed = type_sentences(text, bounds, entry.sentence, entry.thresholds)
             doc_proba = (
-                entry.document.proba(text, cues.features_from(text, found)) if found else 0.0
+                entry.document.proba(text, cues.features_from(text, typed.found)) if bounds else 0.0
             )
             threshold, version = entry.threshold, entry.version
         else:
-            # No model for this language: evidence alone decides, and the document score
-            # is the strongest sentence's.
-            probas = [0.6 if f.evidence else 0.3 for f in found]
-            doc_proba, threshold, version = 0.0, 0.5, "rules"
-        typed: list[Sentence] = []
-        unsourced_score = 0.0
-        previous: Sentence | None = None
-        for sentence, cue, proba in zip(doc.sentences, found, probas, strict=True):
-            claim, source, score = classify(cue, proba if proba is not None else 0.0, previous)
-            spans = _cue_spans(cue, claim)
-            unsourced_score = max(unsourced_score, score)
-            current = replace(sentence, claim=claim, source=source, score=proba, cues=spans)
-            typed.append(current)
-            previous = current
-            for span in spans if claim != "none" else ():
+            typed = type_sentences(text, bounds, None)
+            doc_proba, threshold, version = typed.claim_score, 0.5, "rules"
+        for sentence in typed.sentences:
+            for span in sentence.cues if sentence.claim != "none" else ():
                 out.span(span.start, span.end, span.signal, span.reason, **dict(span.details))
-        doc.sentences = typed
-        claimed = [s for s in typed if s.claim in ("attributed", "vague", "unsourced")]
-        if entry is None:
-            doc_proba = 0.9 if claimed else 0.2
+        doc.sentences = typed.sentences
         out.signal("factual_claims", doc_proba, default_threshold=threshold, version=version)
-        out.signal("unsourced_claims", unsourced_score, version=version)
+        out.signal("unsourced_claims", typed.unsourced_score, version=version)
+
+
+_SOURCED = ("attributed", "vague")
+#: What a sentence that names or points at a source adds to `claim_score`.
+ATTRIBUTED_CLAIM = 0.75
 
 
 def _cue_spans(found: cues.SentenceCues, claim: ClaimType) -> tuple[Span, ...]:

@@ -29,6 +29,7 @@ DETERMINERS = word_set(
     "seines seiner seinem seinen unseres unserer deren dessen mehrerer mehreren "
     "the a an its their his her"
 )
+ARTICLES = word_set("der die das dem den des ein eine einem einer eines einen the a an")
 # Words after which a phrase cannot be a source any more.
 _STOP_WORDS = word_set(
     "im in am an auf aus bei mit nach seit von vom zum zur für gegen über unter vor "
@@ -37,7 +38,7 @@ _STOP_WORDS = word_set(
     "habe hat haben hatte hatten sei seien ist sind war waren wird werden wurde wurden "
     "könne könnte soll solle sollen sollte müsse dürfe würde würden "
     "nicht kein keine sich es er sie man wir ich "
-    "in on at by to for from with that which who and or but also"
+    "in on at by to for from with that which and or but also"
 )
 _PRONOUNS = word_set("er sie es man ich wir ihr du das dies dieser diese wer was he she it they")
 
@@ -96,6 +97,7 @@ SEPARABLE_VERBS: dict[str, tuple[str, ...]] = {
     "stellt": ("fest",),
     "wies": ("hin",),
 }
+_SPEAK_VERBS = word_set("spricht sprach sprechen sprachen")
 _PASSIVE_AUX = word_set("wurde wurden wird werden worden was were is are been")
 
 # Konjunktiv I forms that mark reported speech (not after "ich", which makes them indicative).
@@ -208,6 +210,16 @@ _EVIDENCE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("Zahl", re.compile(r"\b\d[\d.,]*\b")),
     (
+        "Zeitangabe",
+        re.compile(
+            rf"\b(?:(?:im|am|seit|ab|bis|Ende|Anfang|Mitte)\s+(?:{_MONTHS}|Montag|Dienstag|Mittwoch|"
+            r"Donnerstag|Freitag|Samstag|Sonntag|Sommer|Winter|Frühjahr|Herbst)|gestern|vorgestern|"
+            r"(?:letzte[nr]?|vergangene[nr]?|vorige[nr]?)\s+(?:Woche|Monat|Jahr|Jahres|Sommer|Winter)|"
+            r"in\s+diesem\s+Jahr|last\s+(?:year|week|month)|yesterday)\b",
+            re.I,
+        ),
+    ),
+    (
         "Zahlwort",
         re.compile(
             r"\b(?:zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|zwanzig|dreißig|"
@@ -276,7 +288,8 @@ def analyse(text: str, start: int, end: int) -> SentenceCues:
     """Return the cues of the sentence text[start:end] (offsets are absolute)."""
     found = SentenceCues()
     words = tokens(text, start, end)
-    found.words = len(words)
+    # Only words with letters count: "IZ 23.07. 25" is a reference line, not a claim.
+    found.words = sum(1 for w in words if not w.text.isdigit())
     sentence = text[start:end]
     _find_attribution(text, start, end, words, found)
     for label, pattern in _VAGUE_PATTERNS:
@@ -310,7 +323,7 @@ def _find_attribution(
     for i, low in enumerate(lowers):
         if low in ("laut", "gemäß", "lt") or (low == "according" and _next_is(lowers, i, "to")):
             skip = 2 if low == "according" else 1
-            phrase = _noun_phrase(text, words, i + skip)
+            phrase = _without_determiner(_noun_phrase(text, words, i + skip))
             cue_end = words[i + skip - 1].end
             found.cues.append(
                 Cue(
@@ -341,7 +354,7 @@ def _find_attribution(
                 "schätzungen",
             )
         ):
-            phrase = _noun_phrase(text, words, i + 1)
+            phrase = _without_determiner(_noun_phrase(text, words, i + 1))
             found.cues.append(
                 Cue(words[i].start, words[i + 1].end, "attribution", f"nach {words[i + 1].text}")
             )
@@ -358,7 +371,11 @@ def _find_attribution(
                 found.cues.append(
                     Cue(words[verb].start, words[verb].end, "attribution", words[verb].text)
                 )
-                _attribute(found, phrase if phrase else None, passive=_passive(lowers, verb))
+                _attribute(
+                    found,
+                    phrase if phrase else None,
+                    passive=_passive(lowers, verb, _same_clause(text, words, verb)),
+                )
     if found.attributed:
         return
     for i, low in enumerate(lowers):
@@ -367,9 +384,11 @@ def _find_attribution(
             particle_end = _particle(text, words, i, SEPARABLE_VERBS[low], end)
             if particle_end is None:
                 continue
+        elif low in _SPEAK_VERBS and _next_is(lowers, i, "von"):
+            particle_end = words[i + 1].end  # "Quellen sprechen von 200 Toten"
         elif low not in REPORTING_VERBS:
             continue
-        if _passive(lowers, i):
+        if _passive(lowers, i, _same_clause(text, words, i)):
             if not any(c.kind == "vague" for c in found.cues):
                 found.cues.append(
                     Cue(words[i].start, words[i].end, "vague", f"Passiv: {words[i].text}")
@@ -411,6 +430,14 @@ def _attribute(found: SentenceCues, phrase: str | None, *, passive: bool = False
     found.attributed = True
 
 
+def _without_determiner(phrase: str | None) -> str | None:
+    """Drop a leading article: 'laut dem Bundesamt' names 'Bundesamt'."""
+    if phrase is None:
+        return None
+    first, _, rest = phrase.partition(" ")
+    return rest if rest and first.lower() in ARTICLES else phrase
+
+
 def _is_vague(phrase: str) -> bool:
     """Return whether a source phrase names nobody ("einige Experten", "Berichten")."""
     words: list[str] = [w for w in re.findall(r"[\w\-]+", phrase) if w.lower() not in DETERMINERS]
@@ -419,7 +446,10 @@ def _is_vague(phrase: str) -> bool:
     if len(words) == 1 and words[0].lower() in _PRONOUNS:
         return words[0].lower() == "man"
     # "Experten der WHO" name someone: a capitalised word that is not itself vague.
-    named = any(w[:1].isupper() and w.lower() not in VAGUE_HEADS for w in words)
+    named = any(
+        w[:1].isupper() and w.lower() not in VAGUE_HEADS and w.lower() not in _QUANTIFIERS
+        for w in words
+    )
     if named:
         return False
     return words[-1].lower() in VAGUE_HEADS or all(
@@ -441,12 +471,24 @@ def _next_is(lowers: list[str], i: int, word: str) -> bool:
     return i + 1 < len(lowers) and lowers[i + 1] == word
 
 
-def _passive(lowers: list[str], i: int) -> bool:
-    window = lowers[max(0, i - 3) : i] + lowers[i + 1 : i + 2]
+def _passive(lowers: list[str], i: int, follows_in_clause: bool = True) -> bool:
+    """Return whether reporting verb i is passive ("wurde berichtet", "wie berichtet wurde")."""
+    window = lowers[max(0, i - 3) : i]
+    if follows_in_clause:
+        window += lowers[i + 1 : i + 2]
     return any(w in _PASSIVE_AUX for w in window) and not any(
-        w in ("hat", "haben", "hatte", "hatten", "has", "have", "had")
-        for w in lowers[max(0, i - 8) : i]
+        w in _PERFECT_AUX for w in lowers[max(0, i - 8) : i]
     )
+
+
+_PERFECT_AUX = word_set("hat haben hatte hatten has have had")
+
+
+def _same_clause(text: str, words: list[_Token], i: int) -> bool:
+    """Return whether words[i] and words[i + 1] are in the same clause (no punctuation between)."""
+    if i + 1 >= len(words):
+        return False
+    return not any(ch in text[words[i].end : words[i + 1].start] for ch in ",;:.!?")
 
 
 def _reporting_verb_after(lowers: list[str], i: int, limit: int) -> int | None:
@@ -494,9 +536,14 @@ def _subject(text: str, words: list[_Token], i: int) -> str | None:
             break
         clause_start -= 1
     before = words[clause_start:i]
+    # Perfect tense: the subject stands before the auxiliary ("Die Polizei hat ... mitgeteilt").
+    for k, w in enumerate(before):
+        if w.lower in _PERFECT_AUX and k > 0:
+            before = before[:k]
+            break
     if before and _looks_like_phrase(before):
         phrase = text[before[0].start : before[-1].end]
-        if before[0].lower in _PRONOUNS:
+        if len(before) == 1 and before[0].lower in _PRONOUNS:
             return None
         return phrase
     after = _noun_phrase(text, words, i + 1)
@@ -513,10 +560,11 @@ def _looks_like_phrase(ws: list[_Token]) -> bool:
     if ws[0].lower in _STOP_WORDS and ws[0].lower not in DETERMINERS:
         return False
     has_noun = False
+    english = ws[0].lower in ("the", "a", "an")
     for w in ws[1:] if ws[0].lower in DETERMINERS else ws:
         if w.lower in _STOP_WORDS:
             return False
-        if w.capitalised:
+        if w.capitalised or english:
             has_noun = True
         elif not (w.lower in DETERMINERS or re.search(r"(?:e|en|er|es|em)$", w.lower)):
             return False
@@ -559,6 +607,15 @@ def _noun_phrase(text: str, words: list[_Token], i: int) -> str | None:
         j += 1
     if not heads:
         return None
+    # "Bundesamt für Migration", "Institut für Wirtschaftsforschung": one name.
+    if (
+        j + 1 < len(words)
+        and words[j].lower == "für"
+        and words[j + 1].capitalised
+        and words[j + 1].lower not in _STOP_WORDS
+    ):
+        heads.append(j + 1)
+        j += 2
     head = words[heads[0]].lower
     # Genitive or "von" complement: "Einschätzungen ihres Geheimdienstes", "Angaben von Amnesty".
     complement = None
