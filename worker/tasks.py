@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, Engine, select, update
+import redis
+from sqlalchemy import CursorResult, Engine, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.dispatch import (
@@ -32,6 +33,7 @@ from service.scoring.pipeline import Scorer
 from service.scoring.types import Reference
 from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
+from service.storage import copies
 from service.storage.crypto import decrypt
 from service.storage.db import make_engine, make_session_factory
 from service.storage.models import (
@@ -120,6 +122,11 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
         if row.status != QUEUED:
             log.info("score: submission %s is %s, skipped", submission_id, row.status)
             return ScoreOutcome("skipped")
+        now = rt.now()
+        lease_until = row.scoring_lease_until
+        if lease_until is not None and lease_until > now:
+            log.info("score: submission %s is being scored by another worker", submission_id)
+            return ScoreOutcome("skipped")
         seen = row.attempts
         if seen >= limit:
             # Earlier attempts were claimed but never finished: the worker died each time
@@ -127,13 +134,14 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             error = f"WorkerLost: scoring did not finish in {seen} attempts"
             _finish_failed(session, submission_id, seen, error)
             return ScoreOutcome("failed")
-        if not _claim_submission(session, submission_id, seen):
+        lease = timedelta(seconds=rt.settings.score_lease_s)
+        if not _claim_submission(session, submission_id, seen, now, lease):
             log.info("score: submission %s claimed by another worker", submission_id)
             return ScoreOutcome("skipped")
         attempt = seen + 1
         scoring_input = _scoring_input(row)
         config = site_config(row.site)
-        references = _references(session, row)
+        references = _references(rt, session, row)
         text = row.text
 
     started = time.perf_counter()
@@ -145,6 +153,8 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             with rt.sessions() as session:
                 _finish_failed(session, submission_id, attempt, _error_text(exc, text))
             return ScoreOutcome("failed")
+        with rt.sessions() as session:
+            _release(session, submission_id, attempt)
         delay = min(SCORE_RETRY_BACKOFF_FIRST_S * 2 ** (attempt - 1), SCORE_RETRY_BACKOFF_MAX_S)
         log.warning(
             "score: submission %s attempt %d failed (%s), retry in %.0f s",
@@ -171,12 +181,13 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
                     language=result.language,
                     scored_at=rt.now(),
                     error=None,
+                    scoring_lease_until=None,
                 )
                 .execution_options(synchronize_session=False)
             )
         )
         if not stored:
-            # A later claim (the sweep after a stall) owns the row now; its result counts.
+            # A later claim owns the row (this run outlived its lease); its result counts.
             log.info("score: submission %s was re-claimed, result dropped", submission_id)
             return ScoreOutcome("skipped")
         data = result.to_dict()
@@ -194,7 +205,8 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             existing.model_version = result.model_version
             existing.priority = result.priority
             existing.data = data
-        # Copy detection adds the submission to its index here, in the same transaction.
+        # Copy detection: index the submission and join it to a campaign, same transaction.
+        copies.record_scored(session, _copy_client(rt), submission_id, data)
     log.info(
         "score: submission %s scored in %.0f ms, priority %.3f, flagged %s",
         submission_id,
@@ -205,10 +217,13 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
     return ScoreOutcome("scored")
 
 
-def _claim_submission(session: Session, submission_id: str, seen: int) -> bool:
+def _claim_submission(
+    session: Session, submission_id: str, seen: int, now: datetime, lease: timedelta
+) -> bool:
     # The compare-and-set on `attempts` is the claim: of two workers that read the same
     # count, only one UPDATE matches. On PostgreSQL the second waits for the first's row
-    # lock and then re-checks the condition; SQLite serialises writers.
+    # lock and then re-checks the condition; SQLite serialises writers. The lease keeps
+    # later tasks for the same id away while this one scores; a dead worker's lease lapses.
     claimed = _rowcount(
         session.execute(
             update(Submission)
@@ -216,8 +231,12 @@ def _claim_submission(session: Session, submission_id: str, seen: int) -> bool:
                 Submission.id == submission_id,
                 Submission.status == QUEUED,
                 Submission.attempts == seen,
+                or_(
+                    Submission.scoring_lease_until.is_(None),
+                    Submission.scoring_lease_until <= now,
+                ),
             )
-            .values(attempts=seen + 1)
+            .values(attempts=seen + 1, scoring_lease_until=now + lease)
             .execution_options(synchronize_session=False)
         )
     )
@@ -234,13 +253,24 @@ def _finish_failed(session: Session, submission_id: str, attempts: int, error: s
                 Submission.status == QUEUED,
                 Submission.attempts == attempts,
             )
-            .values(status=FAILED, error=error)
+            .values(status=FAILED, error=error, scoring_lease_until=None)
             .execution_options(synchronize_session=False)
         )
     )
     session.commit()
     if failed:
         log.error("score: submission %s failed after %d attempts", submission_id, attempts)
+
+
+def _release(session: Session, submission_id: str, attempts: int) -> None:
+    """End this worker's claim after a failed try, so that its retry can claim again."""
+    session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.attempts == attempts)
+        .values(scoring_lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 def _scoring_input(row: Submission) -> ScoringInput:
@@ -258,9 +288,13 @@ def _scoring_input(row: Submission) -> ScoringInput:
     )
 
 
-def _references(session: Session, row: Submission) -> tuple[Reference, ...]:
+def _references(rt: Runtime, session: Session, row: Submission) -> tuple[Reference, ...]:
     """Return the known texts this submission is compared with (copy detection)."""
-    return ()
+    return copies.candidate_references(session, _copy_client(rt), row)
+
+
+def _copy_client(rt: Runtime) -> redis.Redis | None:
+    return copies.client_or_none(rt.settings.redis_url)
 
 
 def _error_text(exc: BaseException, text: str) -> str:
@@ -425,7 +459,14 @@ def sweep(rt: Runtime, batch: int = SWEEP_BATCH) -> SweepReport:
         stuck = list(
             session.scalars(
                 select(Submission.id)
-                .where(Submission.status == QUEUED, Submission.updated_at < cutoff)
+                .where(
+                    Submission.status == QUEUED,
+                    Submission.updated_at < cutoff,
+                    or_(
+                        Submission.scoring_lease_until.is_(None),
+                        Submission.scoring_lease_until <= now,
+                    ),
+                )
                 .order_by(Submission.updated_at)
                 .limit(batch)
             )

@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.scoring.copying import source_shares
 from service.scoring.types import Reference
@@ -69,9 +69,12 @@ def index_for(client: redis.Redis, site: Site) -> CopyIndex:
 
 
 def candidate_references(
-    session: Session, client: redis.Redis, row: Submission
+    session: Session, client: redis.Redis | None, row: Submission
 ) -> tuple[Reference, ...]:
-    """Return the known texts to align with a submission: index candidates and its article."""
+    """Return the known texts to align with a submission: index candidates and its article.
+
+    Without a Redis client only the answered article is compared.
+    """
     refs: dict[tuple[str, str], Reference] = {}
     if row.article_external_id:
         answered = session.scalars(
@@ -81,20 +84,26 @@ def candidate_references(
         ).one_or_none()
         if answered is not None:
             refs[("article", answered.id)] = _article_ref(answered)
+    found = []
     try:
-        found = index_for(client, row.site).query(
-            row.text, limit=CANDIDATES, exclude=[("submission", row.id)]
-        )
+        if client is not None:
+            found = index_for(client, row.site).query(
+                row.text, limit=CANDIDATES, exclude=[("submission", row.id)]
+            )
     except redis.RedisError as exc:
         log.warning("copy index: lookup for submission %s failed (%s)", row.id, exc)
-        found = []
     article_ids = [c.id for c in found if c.kind == "article"]
     submission_ids = [c.id for c in found if c.kind == "submission"]
     if article_ids:
         for article in session.scalars(select(Article).where(Article.id.in_(article_ids))):
             refs.setdefault(("article", article.id), _article_ref(article))
     if submission_ids:
-        earlier = session.scalars(select(Submission).where(Submission.id.in_(submission_ids)))
+        # Erased authors' texts are never sources, even if their removal from Redis failed.
+        earlier = session.scalars(
+            select(Submission)
+            .outerjoin(Author, Submission.author_id == Author.id)
+            .where(Submission.id.in_(submission_ids), Author.erased_at.is_(None))
+        )
         for sub in earlier:
             refs[("submission", sub.id)] = Reference(
                 id=sub.id, kind="submission", text=sub.text, author_id=sub.author_id
@@ -113,7 +122,7 @@ def _article_ref(article: Article) -> Reference:
 
 
 def record_scored(
-    session: Session, client: redis.Redis, submission_id: str, data: Mapping[str, Any]
+    session: Session, client: redis.Redis | None, submission_id: str, data: Mapping[str, Any]
 ) -> str | None:
     """Index a scored submission and put it into a campaign; return the campaign id.
 
@@ -124,7 +133,7 @@ def record_scored(
     if row is None:
         raise ValueError(f"submission {submission_id} does not exist")
     campaign = assign_campaign(session, row, data.get("spans", ()))
-    if row.author is None or row.author.erased_at is None:
+    if client is not None and (row.author is None or row.author.erased_at is None):
         try:
             index_for(client, row.site).add("submission", row.id, row.text)
         except redis.RedisError as exc:
@@ -198,6 +207,49 @@ def campaign_members(
     if site_id is not None:
         query = query.where(Submission.site_id == site_id)
     return list(session.scalars(query.order_by(Submission.received_at, Submission.id)))
+
+
+def client_or_none(url: str) -> redis.Redis | None:
+    """Return the copy index's Redis client, or None when no Redis is configured."""
+    return client_for(url) if url else None
+
+
+def index_article_by_id(factory: sessionmaker[Session], redis_url: str, article_id: str) -> None:
+    """Index a stored (new or replaced) article; called by the API after its commit.
+
+    A Redis failure is logged, not raised: the article is stored, and the next
+    `modassist copyindex rebuild` indexes it.
+    """
+    client = client_or_none(redis_url)
+    if client is None:
+        log.warning("copy index: no Redis configured, article %s not indexed", article_id)
+        return
+    with factory() as session:
+        article = session.get(Article, article_id)
+        if article is None:
+            return
+        site = session.get(Site, article.site_id)
+        assert site is not None
+        try:
+            index_article(client, site, article)
+        except redis.RedisError as exc:
+            log.warning("copy index: article %s not indexed (%s); rebuild", article_id, exc)
+
+
+def forget_author_by_id(factory: sessionmaker[Session], redis_url: str, author_id: str) -> None:
+    """Remove an erased author's submissions from the index; called after the erasure commit.
+
+    On a Redis failure the texts stay in Redis but are never used as sources (the
+    database says the author is erased) and the next rebuild drops them.
+    """
+    client = client_or_none(redis_url)
+    if client is None:
+        return
+    with factory() as session:
+        try:
+            forget_author(session, client, author_id)
+        except redis.RedisError as exc:
+            log.warning("copy index: author %s not removed (%s); rebuild", author_id, exc)
 
 
 def index_article(client: redis.Redis, site: Site, article: Article) -> None:
