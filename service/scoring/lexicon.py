@@ -384,7 +384,13 @@ class Lexicon:
         allowed = [h for h in found if h.weight <= 0.0]
         hits = [h for h in found if h.weight > 0.0 and not _inside_any(h, allowed)]
         hits += _phrase_hits(views.tolerant, self.phrases)
+        links = [(m.start(), m.end()) for m in _LINK.finditer(text)]
+        if links:  # words inside a link are an address, not the author's wording
+            hits = [h for h in hits if not any(a < h.end and h.start < b for a, b in links)]
         return _resolve_overlaps(hits)
+
+
+_LINK = re.compile(r"https?://\S+|www\.\S+|\b[\w.-]+\.(?:de|at|ch|com|org|net|eu)/\S*")
 
 
 def _is_word(char: str) -> bool:

@@ -34,7 +34,8 @@ _COMBINING_DIAERESIS = re.compile(r"([aou])\u0308")
 _LETTER = rf"(?:ae|oe|ue|ss|[{_WORD}])"
 _SPACED_LETTERS = re.compile(rf"(?<![{_WORD}])(?:{_LETTER}[ .\-_*]){{2,}}{_LETTER}(?![{_WORD}])")
 _SPACED_SEPARATOR = re.compile(r"[ .\-_*]")
-_INNER_SEPARATOR = re.compile(rf"(?<=[{_WORD}])[.\-_*·'’+/]+(?=[{_WORD}])")
+# One sign between letters ("L.ü.g.e.n"); in "Ende....Anfang" they stay two words.
+_INNER_SEPARATOR = re.compile(rf"(?<=[{_WORD}])[.\-_*·'’+/](?=[{_WORD}])")
 # Digits read as letters only next to a letter ("Id10t", "3nde"), so "2014" stays a year.
 _LEET_DIGITS = re.compile(r"(?<=[a-z])[013457]+|[013457]+(?=[a-z])")
 # Signs that also end sentences or words count only between two letters ("Id!ot").

@@ -159,6 +159,9 @@ NEWS = [
     "Die Sekte wurde verboten.",
     "Fotos zeigen Soldaten bei der Ausbildung.",
     "Die Diktatur der Roten Khmer kostete Millionen das Leben.",
+    "Sein Asylantrag wurde abgelehnt.",
+    "Betrunkene pöbeln am Bahnhof.",
+    "Mehr dazu: https://example.org/aus-asylanten-werden-buerger",
 ]
 
 
