@@ -222,7 +222,7 @@ def main() -> None:
     server = RedisServer(Path("/tmp") / f"bench-copy-{time.time_ns()}")
     server.start()
     try:
-        client = redis.Redis.from_url(server.url)
+        client = redis.Redis.from_url(server.url, socket_timeout=600)
         index = CopyIndex(client, "site:bench")
         base_memory = used_memory(client)
         index.add_many(
@@ -234,7 +234,7 @@ def main() -> None:
         deadline = time.monotonic() + args.build_seconds
         started = time.monotonic()
         built_articles = built_submissions = 0
-        batch = 500
+        batch = 200
         while built_articles < args.articles and time.monotonic() < deadline:
             items = [
                 (

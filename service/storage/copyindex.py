@@ -36,6 +36,8 @@ BUCKETS = 1 << 19
 MAX_POSTING = 512
 #: Candidates handed to alignment, best first.
 DEFAULT_LIMIT = 20
+#: Band entries written per script call.
+APPEND_CHUNK = 2000
 _DOC = struct.Struct("<I")
 
 # Append doc numbers to band entries atomically (several workers index at once).
@@ -133,7 +135,11 @@ class CopyIndex:
                 args += [struct.pack("<Q", value), packed]
         # A text becomes visible (ref) only after its bands are in: a query never sees a
         # half-indexed text.
-        self._append(keys=keys, args=args)
+        # Short scripts: Redis runs one at a time and is also the broker of the workers.
+        for first in range(0, len(keys), APPEND_CHUNK):
+            chunk = keys[first : first + APPEND_CHUNK]
+            values = args[1 + 2 * first : 1 + 2 * (first + len(chunk))]
+            self._append(keys=chunk, args=[args[0], *values])
         pipe = self.client.pipeline(transaction=True)
         by_num: dict[Any, Any] = {num: ref for ref, num in numbered.items()}
         pipe.hset(f"{self.prefix}:ref", mapping=by_num)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+from service.storage import copyindex
 from service.storage.copyindex import CopyIndex, corpus_name, delete_keys
 from tests.support import RedisServer
 
@@ -125,3 +126,14 @@ def test_delete_keys_only_touches_the_pattern(client: redis.Redis, index: CopyIn
         assert client.get("unrelated-key") == b"1"
     finally:
         client.delete("unrelated-key")
+
+
+def test_add_many_in_small_script_chunks_finds_every_text(
+    index: CopyIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(copyindex, "APPEND_CHUNK", 7)
+    words = (ARTICLE + " " + OTHER).split()
+    texts = [" ".join(words[k : k + 40]) for k in range(0, len(words) - 40, 9)]
+    assert index.add_many([("submission", f"s{k}", t) for k, t in enumerate(texts)]) == len(texts)
+    for k, text in enumerate(texts):
+        assert f"s{k}" in [c.id for c in index.query(text)]
