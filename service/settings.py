@@ -86,6 +86,9 @@ class Settings:
     score_max_retries: int = 5
     # A submission still `queued` after this many seconds is re-enqueued by the sweep.
     stuck_after_s: int = 60
+    # Seconds a worker's claim on a submission it scores holds off other workers; longer
+    # than any scoring run (the soft time limit is 120 s).
+    score_lease_s: int = 300
     # How often beat runs the sweep, in seconds.
     sweep_interval_s: float = 30.0
     # Seconds before Redis hands an unacknowledged task to another worker; longer than the
@@ -126,6 +129,7 @@ class Settings:
             callback_timeout_s=_read(env, "MODASSIST_CALLBACK_TIMEOUT_S", _parse_float, 10.0),
             score_max_retries=_read(env, "MODASSIST_SCORE_MAX_RETRIES", _parse_int, 5),
             stuck_after_s=_read(env, "MODASSIST_STUCK_AFTER_S", _parse_int, 60),
+            score_lease_s=_read(env, "MODASSIST_SCORE_LEASE_S", _parse_int, 300),
             sweep_interval_s=_read(env, "MODASSIST_SWEEP_INTERVAL_S", _parse_float, 30.0),
             broker_visibility_timeout_s=_read(
                 env, "MODASSIST_BROKER_VISIBILITY_TIMEOUT_S", _parse_int, 7200
