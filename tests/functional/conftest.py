@@ -171,6 +171,7 @@ def service_env(functional_db: str, redis_clean: RedisServer, tmp_path: Path) ->
         "MODASSIST_REDIS_URL": redis_clean.url,
         "MODASSIST_SECRET_KEY": TEST_SECRET_KEY,
         "MODASSIST_STUCK_AFTER_S": "3",
+        "MODASSIST_SCORE_LEASE_S": "5",
         "MODASSIST_SWEEP_INTERVAL_S": "1",
         "MODASSIST_CALLBACK_BACKOFF_FIRST_S": "0.3",
         "MODASSIST_CALLBACK_TIMEOUT_S": "2",
