@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from service.scoring import lexicon
 from service.scoring.document import Builder, Doc
@@ -293,3 +295,49 @@ def test_toxicity_entries_feed_facts_not_the_inflammatory_score() -> None:
     assert [h.signal for h in doc.facts["lexicon_hits"]] == ["toxicity"]
     assert out.spans == []
     assert out.scores["inflammatory"] == 0.0
+
+
+# ---------------------------------------------------------------- property: any disguise
+
+
+def _single_word_terms() -> list[str]:
+    return sorted(
+        e.term
+        for e in lexicon.builtin_entries()
+        if e.weight > 0 and e.term.isalpha() and len(e.term) >= 5
+    )
+
+
+@st.composite
+def _disguised(draw: st.DrawFn) -> tuple[str, str]:
+    term = draw(st.sampled_from(_single_word_terms()))
+    word = "".join(draw(st.sampled_from([c.lower(), c.upper()])) for c in term)
+    if draw(st.booleans()):
+        word = word.replace("ä", "ae").replace("ö", "oe").replace("ü", "ue").replace("ß", "ss")
+    if draw(st.booleans()):  # repeat one letter
+        at = draw(st.integers(0, len(word) - 1))
+        word = word[:at] + word[at] * draw(st.integers(2, 4)) + word[at:]
+    if draw(st.booleans()):
+        word = word.translate(str.maketrans({"o": "0", "i": "1", "e": "3", "a": "4"}))
+    separator = draw(st.sampled_from(["", " ", ".", "-", "*"]))
+    if separator:
+        word = separator.join(word)
+    before = draw(st.sampled_from(["", "Heute ", "und das: ", "Wir sagen "]))
+    after = draw(st.sampled_from(["", " heute", "! Und", ", wir"]))
+    return before + word + after, word
+
+
+@settings(max_examples=200, deadline=None)
+@given(_disguised())
+def test_any_disguise_of_a_listed_term_is_found_at_its_exact_place(case: tuple[str, str]) -> None:
+    text, word = case
+    at = text.index(word)
+    hits = lexicon.match(text)
+    assert any(h.start == at and h.end == at + len(word) for h in hits), (text, hits)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_spans_always_lie_inside_the_text(text: str) -> None:
+    for hit in lexicon.match(text):
+        assert 0 <= hit.start < hit.end <= len(text)
