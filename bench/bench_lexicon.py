@@ -93,5 +93,39 @@ def main() -> None:
     print(f"comments/s per core (both phases): {1000 / (per_call_ms(each(phases), 20) / n):,.0f}")
 
 
+def corpus_rates() -> None:
+    """Print how often the lexicon fires on labelled comments (when the data is present)."""
+    import csv
+
+    data = SEED_LETTER.parents[1] / "data"
+    germeval = data / "germeval2018_offensive" / "train.csv"
+    if germeval.exists():
+        counts: dict[str, list[int]] = {}
+        with germeval.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                seen = counts.setdefault(row["label_coarse"], [0, 0])
+                seen[0] += 1
+                seen[1] += bool(lexicon.match(row["text"]))
+        for label, (total, hit) in sorted(counts.items()):
+            print(
+                f"GermEval 2018 train {label:8s}: {hit:5d} of {total:5d} flagged "
+                f"({hit / total:.1%})"
+            )
+    omp = data / "omp_one_million_posts" / "train_wide.csv"
+    if omp.exists():
+        total = hit = 0
+        with omp.open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row["Inappropriate"] != "0" or row["Discriminating"] == "1":
+                    continue
+                total += 1
+                hit += bool(lexicon.match(f"{row['Headline']} {row['Body']}"))
+        print(
+            f"One Million Posts, annotated appropriate: {hit} of {total} flagged "
+            f"({hit / total:.1%})"
+        )
+
+
 if __name__ == "__main__":
     main()
+    corpus_rates()
