@@ -28,6 +28,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 from service.scoring.types import SIGNALS
 from service.storage import decisions
@@ -100,6 +101,16 @@ DEFAULT_REASON_TEMPLATES: list[dict[str, str]] = [
     {"id": "length", "de": "Zu lang für die Veröffentlichung", "en": "Too long to publish"},
     {"id": "offtopic", "de": "Kein Bezug zum Artikel", "en": "Off topic"},
 ]
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def _error_page(error: HTTPException) -> ResponseReturnValue:
+    """Answer refused requests with a page in the user's language, not a bare error."""
+    code = error.code or 500
+    title = gettext("Not found") if code == 404 else gettext("Cannot do that")
+    message = error.description if code == 400 else None
+    return render_template("error.html", code=code, title=title, message=message), code
 
 
 def signal_label(name: str) -> str:
