@@ -98,6 +98,7 @@ SEPARABLE_VERBS: dict[str, tuple[str, ...]] = {
     "wies": ("hin",),
 }
 _SPEAK_VERBS = word_set("spricht sprach sprechen sprachen")
+_QUESTION_WORDS = word_set("warum wieso weshalb wer was wie wo wann woher wohin why what how who")
 _PASSIVE_AUX = word_set("wurde wurden wird werden worden was were is are been")
 
 # Konjunktiv I forms that mark reported speech (not after "ich", which makes them indicative).
@@ -558,6 +559,8 @@ def _looks_like_phrase(ws: list[_Token]) -> bool:
     if ws[0].lower not in DETERMINERS and not ws[0].capitalised:
         return False
     if ws[0].lower in _STOP_WORDS and ws[0].lower not in DETERMINERS:
+        return False
+    if ws[0].lower in _QUESTION_WORDS:
         return False
     has_noun = False
     english = ws[0].lower in ("the", "a", "an")
