@@ -1,0 +1,108 @@
+"""The claims trainer on a tiny synthetic GermEval file: model, card, thresholds, figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from service.scoring import artifacts, claims
+from service.scoring.document import Builder, Doc
+from service.scoring.types import SiteConfig, Submission
+from service.training import TRAINERS, common
+from service.training.claims import source_matches, train_german
+
+PLACES = ["Kiel", "Ulm", "Jena", "Trier", "Passau", "Husum"]
+THINGS = ["das Freibad", "die Brücke", "der Markt", "die Schule", "das Theater"]
+
+
+def comment(rng: random.Random, factual: bool) -> str:
+    place, thing = rng.choice(PLACES), rng.choice(THINGS)
+    if factual:
+        return (
+            f"In {place} hat {thing} im Jahr {rng.randint(1990, 2024)} genau "
+            f"{rng.randint(2, 900)} Euro gekostet."
+        )
+    return f"Ich finde, {thing} in {place} ist schön, oder?"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    folder = root / "germeval2021_toxic"
+    folder.mkdir()
+    (folder / "README.md").write_text("License / terms: research only (test copy)\n")
+    rng = random.Random(7)
+    with (folder / "train.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            ["comment_id", "comment_text", "Sub1_Toxic", "Sub2_Engaging", "Sub3_FactClaiming"]
+        )
+        for i in range(60):
+            factual = i % 2 == 0
+            writer.writerow([i + 1, comment(rng, factual), 0, 0, int(factual)])
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("models")
+    train_german(data_dir, out, lambda message: None)
+    return out
+
+
+def test_both_languages_are_registered() -> None:
+    assert {"claims_de", "claims_en"} <= set(TRAINERS)
+
+
+def test_the_card_names_versions_data_metrics_and_thresholds(data_dir: Path, trained: Path) -> None:
+    card = json.loads((trained / "claims_de" / "card.json").read_text())
+    assert card["name"] == "claims_de"
+    assert card["libraries"]["scikit-learn"]
+    data = card["training_data"][0]
+    assert data["sha256"] == common.sha256_file(data_dir / "germeval2021_toxic" / "train.csv")
+    assert "research" in data["licence"]
+    metrics = card["metrics"]
+    # The toy data separates perfectly; a broken pipeline would not.
+    assert metrics["cv_official_f1_at_threshold"] >= 0.9
+    assert 0.0 < card["default_threshold"] < 1.0
+    assert 0.0 < card["sentence_threshold"] < 1.0
+    assert set(card["sentence_typing"]) == {"claims_de.tsv", "claims_de_holdout.tsv"}
+    assert "Sentence typing" in (trained / "claims_de" / "MODEL_CARD.md").read_text()
+
+
+def test_the_trained_artifact_scores_through_the_phase(trained: Path) -> None:
+    phase = claims.build(trained)
+    text = "In Husum hat das Theater im Jahr 2001 genau 500 Euro gekostet. Ich finde das schön."
+    doc = Doc(Submission("x", text), SiteConfig(), language="de")
+    out = Builder()
+    phase(doc, out)
+    assert [s.claim for s in doc.sentences] == ["unsourced", "none"]
+    assert out.scores["factual_claims"] > 0.5
+
+
+def test_an_artifact_from_another_scikit_learn_is_refused(trained: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "claims_de"
+    folder.mkdir()
+    (folder / "model.joblib").write_bytes((trained / "claims_de" / "model.joblib").read_bytes())
+    card = json.loads((trained / "claims_de" / "card.json").read_text())
+    card["libraries"]["scikit-learn"] = "0.1.0"
+    (folder / "card.json").write_text(json.dumps(card))
+    with pytest.raises(artifacts.ArtifactError, match="scikit-learn"):
+        claims.build(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("expected", "found", "ok"),
+    [
+        ("Polizei", "die Polizei", True),
+        ("KCNA", "KCNA", True),
+        ("Reuters", None, False),
+        ("Reuters", "AFP", False),
+    ],
+)
+def test_source_matching_ignores_articles(expected: str, found: str | None, ok: bool) -> None:
+    assert source_matches(expected, found) is ok
