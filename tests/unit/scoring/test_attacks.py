@@ -47,6 +47,11 @@ def _attacks(text: str, claims: list[Sentence] | None = None) -> list[tuple[str,
             "Merz",
         ),
         ("Dieser Vollidiot Olaf Scholz!", "Vollidiot Olaf Scholz", "Olaf Scholz"),
+        (
+            "Herr Schmidt, Sie sind ein Heuchler.",
+            "Herr Schmidt, Sie sind ein Heuchler",
+            "Schmidt",
+        ),
         ("Frau Weber ist eine verlogene Heuchlerin.", "Frau Weber ist eine verlogene", "Weber"),
     ],
 )
