@@ -24,7 +24,9 @@ LEXICON_DIR = Path(__file__).with_name("lexicons")
 MAX_NAME_WORDS = 3
 
 _WORD = re.compile(r"Dr\.|Prof\.|[^\W\d_][\w’'\-]*(?<![\-’'])")
-_TITLES = frozenset({"herr", "herrn", "frau", "dr.", "prof.", "dr", "prof", "mr", "mrs", "ms"})
+_TITLES = frozenset({"herr", "herrn", "frau", "dr.", "prof.", "dr", "prof"})
+# English titles only as written: "MS Windows" is no Ms.
+_ENGLISH_TITLES = frozenset({"Mr", "Mrs", "Ms", "Mr.", "Mrs.", "Ms."})
 _NOUN_ENDINGS = (
     "ung", "ungen", "heit", "keit", "schaft", "tion", "ismus", "tät", "nis", "tum", "ment",
     "enz", "anz", "ik", "ie", "ien", "ur", "tur", "land", "länder", "stadt", "regierung",
@@ -85,8 +87,8 @@ def role_of(word: str) -> str | None:
 
 @lru_cache(maxsize=16384)
 def _name_word(word: str) -> bool:
-    if not word[0].isupper() or (len(word) > 1 and word.isupper()):
-        return False  # lower case, or an acronym ("ARD")
+    if len(word) < 2 or not word[0].isupper() or word.isupper():
+        return False  # lower case, an initial ("Herr H"), or an acronym ("ARD")
     lowered = word.lower()
     bare = word[:-1] if word.endswith("s") else word  # genitive "Russlands"
     if word in not_names() or bare in not_names():
@@ -110,7 +112,7 @@ def find(text: str) -> list[Person]:
         j = i
         if role is not None:
             j = i + 1
-        while j < len(words) and words[j][2].lower() in _TITLES:
+        while j < len(words) and (words[j][2].lower() in _TITLES or words[j][2] in _ENGLISH_TITLES):
             j += 1
         introduced = role is not None or j > i
         if not introduced and word not in first_names():

@@ -48,6 +48,9 @@ def test_named_people_are_found_with_their_role(text: str, expected: tuple[str, 
         "Die ARD und das ZDF berichten.",
         "Krieg und Frieden sind Themen.",
         "Der Präsident Juni kam nie.",
+        "Das lief unter MS Windows.",
+        "Herr H. kam zu spät.",
+        "Der Abgeordnete Nationalrat ist gemeint.",
     ],
 )
 def test_nouns_places_and_organisations_are_no_people(text: str) -> None:
