@@ -13,6 +13,7 @@ deep keyset page. Drops the database at the end.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import sys
@@ -160,6 +161,50 @@ def main() -> None:
             "  filter counts (async) ",
             percentiles(timed(max(5, n // 4), lambda i: client.get("/queue/facets").status_code)),
         )
+        # The database part alone, to tell query time from rendering and machine load.
+        from service.storage import queue as store
+
+        with make_session_factory(engine)() as session:
+            first_page = store.list_page(session, site_id, store.QueueFilter())
+            cursor_deep = first_page.next_cursor
+            for _ in range(20):
+                cursor_deep = store.list_page(
+                    session, site_id, store.QueueFilter(), cursor=cursor_deep
+                ).next_cursor
+            toxic = store.QueueFilter(signal="toxicity")
+
+            def query(call: Callable[[], object]) -> Callable[[int], int]:
+                def run(_i: int) -> int:
+                    call()
+                    return 200
+
+                return run
+
+            print("query time only (service.storage.queue):")
+            print(
+                "  first page            ",
+                percentiles(
+                    timed(n, query(lambda: store.list_page(session, site_id, store.QueueFilter())))
+                ),
+            )
+            print(
+                "  page 21               ",
+                percentiles(
+                    timed(
+                        n,
+                        query(
+                            lambda: store.list_page(
+                                session, site_id, store.QueueFilter(), cursor=cursor_deep
+                            )
+                        ),
+                    )
+                ),
+            )
+            print(
+                "  filtered: toxic       ",
+                percentiles(timed(n, query(lambda: store.list_page(session, site_id, toxic)))),
+            )
+        print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         app.extensions["modassist"].engine.dispose()
         engine.dispose()
 
