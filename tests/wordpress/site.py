@@ -229,5 +229,18 @@ require_once ABSPATH . 'wp-settings.php';
         assert found, response.headers["Location"]
         return int(found.group(1))
 
+    def admin_session(self) -> requests.Session:
+        """Log in to wp-admin as the administrator, as a browser does; return the session."""
+        session = requests.Session()
+        session.get(self.url + "/wp-login.php", timeout=30)  # sets WordPress's test cookie
+        response = session.post(
+            self.url + "/wp-login.php",
+            data={"log": "admin", "pwd": ADMIN_PASSWORD, "testcookie": "1", "wp-submit": "Log In"},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 302, "login failed"
+        return session
+
     def comment(self, comment_id: int) -> dict[str, Any]:
         return self.helper("comment", id=comment_id)

@@ -145,6 +145,21 @@ def test_approved_comment_is_published(
     assert f"{modassist_service.url}/queue/{submission_id}" in column
     assert "approved" in column
 
+    # The same cell on the real comments screen, and the settings page, as an admin sees them.
+    admin = wordpress_site.admin_session()
+    screen = admin.get(wordpress_site.url + "/wp-admin/edit-comments.php", timeout=60)
+    assert screen.status_code == 200
+    assert "manage-column column-modassist" in screen.text
+    assert f'href="{modassist_service.url}/queue/{submission_id}"' in screen.text
+    page = admin.get(
+        wordpress_site.url + "/wp-admin/options-general.php?page=modassist", timeout=60
+    )
+    assert page.status_code == 200
+    assert wordpress_site.callback_url.replace("&", "&#038;") in page.text or (
+        wordpress_site.callback_url in page.text
+    )
+    assert modassist_service.secret not in page.text
+
 
 def test_rejected_comment_ends_in_spam(
     wordpress_site: WordPressSite, modassist_service: ModassistService, article: dict[str, Any]
@@ -320,3 +335,10 @@ def test_plugin_speaks_german_and_english(
         "queued": "queued",
         "inflammatory": "inflammatory wording",
     }
+
+
+def test_plugin_caused_no_php_notices(wordpress_site: WordPressSite) -> None:
+    """Run last: every request above went through the plugin with WP_DEBUG on."""
+    log = wordpress_site.workdir / "debug.log"
+    lines = log.read_text(errors="replace").splitlines() if log.exists() else []
+    assert [line for line in lines if "plugins/modassist/" in line] == []
