@@ -510,19 +510,19 @@ def _join_phrases(hits: list[Hit]) -> list[Hit]:
 
 
 @lru_cache(maxsize=64)
-def compiled(site_entries: tuple[LexiconEntry, ...] = ()) -> Lexicon:
+def compiled(site_entries: tuple[LexiconEntry, ...] = (), builtin: bool = True) -> Lexicon:
     """Return the lexicon for these site entries, compiled once per distinct content."""
-    return Lexicon(site_entries)
+    return Lexicon(site_entries, builtin=builtin)
 
 
 def match(text: str, entries: Sequence[LexiconEntry] = (), *, builtin: bool = True) -> list[Hit]:
     """Return the hits of the built-in list plus `entries` in `text`.
 
     This is what the admin page uses to test new entries against a sample text; pass
-    `builtin=False` to see what the new entries alone match.
+    `builtin=False` to see what the new entries alone match. Raises LexiconError for an
+    entry that cannot be used.
     """
-    lexicon = compiled(tuple(entries)) if builtin else Lexicon(entries, builtin=False)
-    return lexicon.match(text)
+    return compiled(tuple(entries), builtin).match(text)
 
 
 def score(hits: Iterable[Hit]) -> float:
@@ -563,11 +563,13 @@ class LexiconPhase:
     def __call__(self, doc: Doc, out: Builder) -> None:
         site = tuple(doc.config.lexicon)
         # The built-in list is German; other languages get only the site's own entries.
-        lexicon: Lexicon | None
-        if doc.language in ("de", "und"):
-            lexicon = compiled(site)
-        else:
-            lexicon = Lexicon(site, builtin=False) if site else None
+        german = doc.language in ("de", "und")
+        try:
+            lexicon = compiled(site, german) if site or german else None
+        except LexiconError as error:
+            # A broken site entry must not stop scoring: use the built-in list, say why.
+            out.notes.append(f"site word list ignored: {error}")
+            lexicon = compiled((), True) if german else None
         hits = mark_quoted(doc.text, lexicon.match(doc.text)) if lexicon is not None else []
         doc.facts["lexicon_hits"] = hits
         for hit in hits:

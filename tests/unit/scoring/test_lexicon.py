@@ -341,3 +341,10 @@ def test_any_disguise_of_a_listed_term_is_found_at_its_exact_place(case: tuple[s
 def test_spans_always_lie_inside_the_text(text: str) -> None:
     for hit in lexicon.match(text):
         assert 0 <= hit.start < hit.end <= len(text)
+
+
+def test_a_broken_site_entry_does_not_stop_scoring() -> None:
+    config = SiteConfig(lexicon=(LexiconEntry("--", "insult"),))
+    doc, out = _run("Die Lügenpresse", config)
+    assert [doc.text[s.start : s.end] for s in out.spans] == ["Lügenpresse"]
+    assert any("site word list ignored" in note for note in out.notes)
