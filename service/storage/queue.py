@@ -36,7 +36,7 @@ ORDERS: tuple[Order, ...] = ("priority", "time")
 KINDS = ("comment", "letter")
 PAGE_SIZE = 50
 #: Rows a facet count reads at most; beyond it the count is shown as "at least".
-FACET_SCAN_LIMIT = 20_000
+FACET_SCAN_LIMIT = 1_000
 #: How long opening an item keeps it for one moderator.
 CLAIM_TTL = timedelta(minutes=5)
 #: A bulk decision on a filter acts on at most this many items at once.
