@@ -1,0 +1,282 @@
+"""The queue in a real browser (Debian chromium, headless), driven by the keyboard alone.
+
+A moderator logs in, finds the reference letter on top of a queue of civil comments (all
+scored by the real Scorer), opens it, sees its highlighted spans and claim marks, rejects
+it with a reason, and the CMS on loopback receives the signed callback once the undo
+window is over (delivered by the worker's own task function). Markup in texts and author
+names stays text; another paper's item is a 404.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.orm import Session
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from service.dispatch import celery_sender
+from service.scoring.pipeline import Scorer
+from service.scoring.types import Submission as ScoringInput
+from service.settings import Settings
+from service.storage import migrate
+from service.storage.db import make_engine, make_session_factory
+from service.storage.models import Author, CallbackDelivery, Decision, Site
+from service.storage.site_config import site_config
+from service.web import create_app
+from tests.cms import CmsReceiver
+from tests.conftest import TEST_SECRET_KEY
+from tests.queue_support import PASSWORD, add_submission, make_site, make_user
+from tests.support import SEED_LETTER, SHARED, RedisServer, free_port, postgres_database
+from worker.tasks import Runtime, deliver_callback
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+CIVIL_COMMENTS = 12
+UNDO_WINDOW_S = 1
+
+
+@dataclass
+class Newsroom:
+    url: str
+    settings: Settings
+    sessions: Any
+    cms: CmsReceiver
+    letter_id: str
+    hostile_id: str
+    foreign_id: str
+
+
+def civil_comments(n: int) -> list[str]:
+    """Return `n` civil, neutral reader comments from the One Million Posts corpus."""
+    path = SHARED / "data" / "omp_one_million_posts" / "train_wide.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=3000)
+    calm = frame[
+        (frame["Inappropriate"] == "0")
+        & (frame["Discriminating"] == "0")
+        & (frame["SentimentNegative"] == "0")
+        & frame["Body"].str.len().between(80, 400)
+    ]
+    return list(calm["Body"].head(n))
+
+
+def _score_and_store(
+    session: Session,
+    scorer: Scorer,
+    site: Site,
+    external_id: str,
+    text: str,
+    *,
+    kind: str = "comment",
+    author_name: str | None = None,
+) -> str:
+    author = None
+    if author_name is not None:
+        author = Author(site_id=site.id, external_id=f"a-{external_id}", name=author_name)
+        session.add(author)
+        session.flush()
+    result = scorer.score(
+        ScoringInput(id=external_id, text=text, kind=kind, author_name=author_name),  # type: ignore[arg-type]
+        site_config(site),
+        (),
+    )
+    sub = add_submission(
+        session, site, external_id, text, data=result.to_dict(), kind=kind, author=author
+    )
+    return sub.id
+
+
+@pytest.fixture(scope="module")
+def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
+    redis = RedisServer(tmp_path_factory.mktemp("redis-browser"))
+    redis.start()
+    cms = CmsReceiver(secret="").start()
+    server: BaseWSGIServer | None = None
+    try:
+        with postgres_database() as url:
+            settings = replace(
+                Settings.from_env(
+                    {
+                        "MODASSIST_DATABASE_URL": url,
+                        "MODASSIST_REDIS_URL": redis.url,
+                        "MODASSIST_DATA_DIR": str(tmp_path_factory.mktemp("var")),
+                    }
+                ),
+                secret_key=TEST_SECRET_KEY,
+                undo_window_s=UNDO_WINDOW_S,
+            )
+            migrate.upgrade(settings)
+            engine = make_engine(settings)
+            sessions = make_session_factory(engine)
+            scorer = Scorer(settings.models_dir)
+            with sessions() as session:
+                tagblatt = make_site(session, "Tagblatt", callback_url=cms.url)
+                kurier = make_site(session, "Kurier")
+                from service.storage.sites import secret_of
+
+                cms.secret = secret_of(tagblatt, TEST_SECRET_KEY)
+                make_user(session, tagblatt, "anna@example.org")
+                make_user(session, kurier, "kai@example.org")
+                for i, text in enumerate(civil_comments(CIVIL_COMMENTS)):
+                    _score_and_store(session, scorer, tagblatt, f"omp-{i}", text)
+                letter = SEED_LETTER.read_text(encoding="utf-8")
+                letter_id = _score_and_store(
+                    session,
+                    scorer,
+                    tagblatt,
+                    "leserbrief-2025-07-23",
+                    letter,
+                    kind="letter",
+                    author_name=letter.splitlines()[0].strip(),
+                )
+                hostile_id = _score_and_store(
+                    session,
+                    scorer,
+                    tagblatt,
+                    "hostile",
+                    "Guter Artikel. <script>window.__pwned = 1</script> <b>fett</b>",
+                    author_name='<img src=x onerror="window.__pwned = 2">',
+                )
+                foreign_id = _score_and_store(
+                    session, scorer, kurier, "kurier-1", "Ein Kommentar beim Kurier."
+                )
+            app = create_app(settings)
+            server = make_server("127.0.0.1", free_port(), app, threaded=True)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            yield Newsroom(
+                url=f"http://127.0.0.1:{server.server_port}",
+                settings=settings,
+                sessions=sessions,
+                cms=cms,
+                letter_id=letter_id,
+                hostile_id=hostile_id,
+                foreign_id=foreign_id,
+            )
+            server.shutdown()
+            server = None
+            app.extensions["modassist"].engine.dispose()
+            engine.dispose()
+    finally:
+        if server is not None:
+            server.shutdown()
+        cms.stop()
+        redis.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _login(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    # The e-mail field has focus on load: type, Tab, type, Enter. No mouse.
+    page.keyboard.type(email)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/queue/**")
+
+
+def _screenshot(page: Page, name: str) -> None:
+    folder = os.environ.get("MODASSIST_SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=False)
+
+
+def test_reject_the_reference_letter_by_keyboard(newsroom: Newsroom, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _login(page, newsroom.url, "anna@example.org")
+
+    rows = page.locator("#rows .row")
+    assert rows.count() == CIVIL_COMMENTS + 2
+    assert rows.first.get_attribute("data-id") == newsroom.letter_id, "letter not on top"
+    # Focus starts on the top row; j/k move it.
+    page.keyboard.press("j")
+    assert page.evaluate("document.activeElement.dataset.id") != newsroom.letter_id
+    page.keyboard.press("k")
+    assert page.evaluate("document.activeElement.dataset.id") == newsroom.letter_id
+    _screenshot(page, "queue.png")
+
+    page.keyboard.press("o")
+    page.wait_for_url(f"**/queue/items/{newsroom.letter_id}**")
+    marks = page.locator("#item-text mark.span")
+    assert marks.count() >= 1, "no highlighted spans on the reference letter"
+    assert page.locator("#item-text mark.span .sig-tag").count() >= 1, "spans need text labels"
+    assert page.locator("#item-text .claim-unsourced, #item-text .claim-attributed").count() >= 1
+    # A span's reason shows on keyboard focus, not only on hover.
+    marks.first.focus()
+    assert marks.first.locator(".span-reason").is_visible()
+    _screenshot(page, "item.png")
+
+    # Reject: r opens the reasons, 1 picks the first template, Enter sends.
+    page.locator("body").focus()
+    page.keyboard.press("r")
+    page.keyboard.press("1")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    page.wait_for_function(f"!location.pathname.endsWith('{newsroom.letter_id}')")
+    with newsroom.sessions() as session:
+        decision = session.execute(
+            sa.select(Decision).where(Decision.submission_id == newsroom.letter_id)
+        ).scalar_one()
+        assert decision.decision == "rejected" and decision.reason
+        assert decision.signals, "the scores shown must be recorded with the decision"
+        delivery = session.execute(
+            sa.select(CallbackDelivery).where(CallbackDelivery.decision_id == decision.id)
+        ).scalar_one()
+        delivery_id = delivery.id
+
+    # After the undo window the worker's delivery task sends the signed callback.
+    time.sleep(UNDO_WINDOW_S + 0.2)
+    runtime = Runtime.build(newsroom.settings, celery_sender(newsroom.settings))
+    assert deliver_callback(runtime, delivery_id) == "delivered"
+    got = newsroom.cms.accepted
+    assert len(got) == 1 and got[0].signature_valid
+    body = got[0].json()
+    assert body["event"] == "submission.decided" and body["decision"] == "rejected"
+    assert body["submission"] == {"id": newsroom.letter_id, "external_id": "leserbrief-2025-07-23"}
+    assert body["reason"] == decision.reason
+    assert dialogs == []
+    page.close()
+
+
+def test_markup_is_text_and_other_papers_are_404(newsroom: Newsroom, browser: Browser) -> None:
+    page = browser.new_page(locale="de-DE")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _login(page, newsroom.url, "anna@example.org")
+    page.goto(f"{newsroom.url}/queue/items/{newsroom.hostile_id}")
+    assert "<script>window.__pwned = 1</script>" in page.locator("#item-text").inner_text()
+    assert '<img src=x onerror="window.__pwned = 2">' in page.locator(".author-name").inner_text()
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("#item-text b").count() == 0
+    assert dialogs == []
+    answer = page.goto(f"{newsroom.url}/queue/items/{newsroom.foreign_id}")
+    assert answer is not None and answer.status == 404
+    page.close()
