@@ -56,6 +56,7 @@ CATEGORY_LABELS: dict[str, str] = {
     "insult": "Beleidigung / insult",
     "contempt": "herabsetzende Zuschreibung / contemptuous wording",
     "label": "abwertendes politisches Etikett / derogatory political label",
+    "violence": "Gewaltfantasie / fantasy of violence",
     "allowed": "gewöhnliches Wort / ordinary word",
 }
 QUOTED_NOTE = "zitiert, zählt nicht für den Verfasser / quoted, not counted against the author"

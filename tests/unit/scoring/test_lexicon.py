@@ -84,6 +84,10 @@ def test_doubled_letters_are_not_merged_into_other_words() -> None:
         ("die einseitigen Medien", "einseitigen Medien"),
         ("Die brauchen Kanonenfutter", "Kanonenfutter"),
         ("dieses linke Pack", "dieses linke Pack"),
+        ("Die Medien lügen doch alle.", "Medien lügen"),
+        ("Solche Leute gehören alle eingesperrt.", "gehören alle eingesperrt"),
+        ("Sie ist eine Marionette der USA.", "Marionette der USA"),
+        ("Die Handlanger aus Brüssel", "Handlanger aus Brüssel"),
     ],
 )
 def test_context_rules_need_their_context(text: str, expected: str) -> None:
@@ -101,6 +105,9 @@ def test_context_rules_need_their_context(text: str, expected: str) -> None:
         "Sie leidet an Klaustrophobie.",
         "Die Medien berichten ausführlich.",
         "Die Kinder packen ihre Koffer.",
+        "Die Medien berichten, die Zeugen lügen.",
+        "Die Puppenspieler führten eine Marionette vor.",
+        "Die Akten gehören ins Archiv.",
     ],
 )
 def test_context_words_alone_are_not_flagged(text: str) -> None:
