@@ -31,7 +31,7 @@ HELPER = HERE / "wp_helper.php"
 MARIADB = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
 ADMIN_PASSWORD = "admin-password-for-tests"
 #: The URL of the plugin's decision route when permalinks are off (the default).
-CALLBACK_PATH = "/?rest_route=/modassist/v1/decision"
+CALLBACK_PATH = "/index.php?rest_route=/modassist/v1/decision"
 
 
 def missing_requirements() -> str | None:
