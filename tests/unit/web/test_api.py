@@ -481,3 +481,16 @@ def test_responses_carry_a_request_id(cms: Cms) -> None:
     assert len(response.headers["X-Request-Id"]) == 32
     given = cms.client.get("/api/v1/openapi.json", headers={"X-Request-Id": "cms-42"})
     assert given.headers["X-Request-Id"] == "cms-42"
+
+
+def test_logs_carry_ids_and_statuses_never_text_or_author_data(
+    cms: Cms, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    created = cms.request("POST", "/submissions", _letter()).get_json()
+    cms.request("POST", "/submissions", _letter(text="Sehr geehrte Damen, anders."))
+    cms.request("DELETE", "/authors/u-1")
+    logged = " ".join(f"{r.getMessage()} {sorted(vars(r).items())}" for r in caplog.records)
+    assert created["id"] in logged and "202" in logged and "409" in logged
+    for private in ("Sehr geehrte", "Anna Muster", "a@m.de", "Ulm"):
+        assert private not in logged
