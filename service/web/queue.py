@@ -37,6 +37,7 @@ from service.storage.models import (
     APPROVED,
     REJECTED,
     SCORED,
+    Article,
     Author,
     Decision,
     Site,
@@ -296,7 +297,9 @@ def item(submission_id: str) -> ResponseReturnValue:
             "signals": SIGNALS,
             "signal_label": signal_label,
             "status_labels": STATUS_LABELS,
-            "spans_by_signal": _spans_by_signal(sub.text, result.get("spans", [])),
+            "spans_by_signal": _with_sources(
+                db, sub.site_id, _spans_by_signal(sub.text, result.get("spans", []))
+            ),
             "claim_sentences": _claim_sentences(sub.text, result.get("sentences", [])),
             "next_id": request.args.get("next") or "",
             "back": _back_url(),
@@ -321,6 +324,42 @@ def _spans_by_signal(text: str, spans: Iterable[Any]) -> dict[str, list[dict[str
         entry["quote"] = text[max(0, start) : max(0, end)]
         out.setdefault(str(s.get("signal", "")), []).append(entry)
     return out
+
+
+#: Longest source passage shown beside a copied one.
+SOURCE_PASSAGE_MAX_CHARS = 1_500
+
+
+def _with_sources(
+    db: Session, site_id: str, spans: dict[str, list[dict[str, Any]]]
+) -> dict[str, list[dict[str, Any]]]:
+    """Add the source's passage to each copied span, for sources of the same paper only.
+
+    A shared corpus may hold another paper's submissions: their text is not ours to show.
+    """
+    for span in spans.get("copied_text", []):
+        kind, source_id = span.get("source_kind"), span.get("source_id")
+        model: Any = {"article": Article, "submission": Submission}.get(str(kind))
+        if model is None or not isinstance(source_id, str):
+            continue
+        source = db.get(model, source_id)
+        if source is None or source.site_id != site_id:
+            continue
+        start, end = _int(span.get("source_start")), _int(span.get("source_end"))
+        if 0 <= start < end:
+            span["source_text"] = source.text[start : min(end, start + SOURCE_PASSAGE_MAX_CHARS)]
+        if kind == "submission":
+            span["source_link"] = url_for("queue.item", submission_id=source.id)
+        elif span.get("source_title") is None:
+            span["source_title"] = source.title
+    return spans
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
 
 
 def _claim_sentences(text: str, sentences: Iterable[Any]) -> list[dict[str, Any]]:

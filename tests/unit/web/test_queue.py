@@ -171,3 +171,54 @@ def test_poll_and_facets_are_cheap_json(client: FlaskClient, world: dict[str, st
     assert counts["status"]["failed"] == "1"
     assert client.get("/queue/poll?since=yesterday").status_code == 400
     assert client.get("/queue/?status=gone").status_code == 400
+
+
+def test_copied_passages_show_their_source_of_the_same_paper_only(
+    client: FlaskClient, world: dict[str, str], db_session: Session
+) -> None:
+    from service.storage.models import Site
+    from tests.queue_support import add_submission, result_data
+
+    site = db_session.get(Site, world["tagblatt"])
+    assert site is not None
+    text = "Danke für den guten Artikel. Kurier-Kommentar"
+    copied = add_submission(
+        db_session,
+        site,
+        "copycat",
+        text,
+        data=result_data(
+            text,
+            {"copied_text": 0.9},
+            spans=[
+                {
+                    "start": 0,
+                    "end": 28,
+                    "signal": "copied_text",
+                    "reason": "copied",
+                    "source_kind": "submission",
+                    "source_id": world["calm"],
+                    "source_start": 0,
+                    "source_end": 28,
+                },
+                {
+                    "start": 29,
+                    "end": 45,
+                    "signal": "copied_text",
+                    "reason": "copied",
+                    "source_kind": "submission",
+                    "source_id": world["foreign"],
+                    "source_start": 0,
+                    "source_end": 16,
+                },
+            ],
+        ),
+    )
+    login(client, "anna@example.org")
+    html = client.get(f"/queue/items/{copied.id}").get_data(as_text=True)
+    assert f'href="/queue/items/{world["calm"]}"' in html
+    assert html.count("<blockquote>Danke für den guten Artikel.</blockquote>") == 2
+    # The other paper's submission is neither linked nor quoted.
+    assert f"/queue/items/{world['foreign']}" not in html
+    # Our own passage is quoted; the other paper's source text is not.
+    assert html.count("<blockquote>Kurier-Kommentar</blockquote>") == 1
