@@ -32,12 +32,14 @@ SIGNAL = "toxicity"
 MODEL_NAMES = {"de": "toxicity_de", "en": "toxicity_en"}
 #: Texts up to this long are scored whole; longer ones per window of sentences.
 WHOLE_TEXT_CHARS = 600
-#: Sentences are joined into windows of about this size (the training texts' size).
-WINDOW_CHARS = 350
+#: Sentences are joined into windows of about this size: about one sentence, so that one
+#: insult is not diluted by the civil sentences around it (training texts are tweet-sized).
+WINDOW_CHARS = 120
 #: At most this many word spans explain one flagged window.
 MAX_SPANS_PER_WINDOW = 3
-#: A word must add at least this much to the n-gram model's logit to be shown.
-MIN_CONTRIBUTION = 0.25
+#: A word must add at least this much to the n-gram model's logit to be shown; a flagged
+#: window without such a word is shown as a passage.
+MIN_CONTRIBUTION = 0.5
 #: Embeddings are cut here: the encoder's cost grows with length, the signal does not.
 MAX_EMBED_CHARS = 1000
 
@@ -498,8 +500,8 @@ class ToxicityPhase:
     def _explain(
         text: str, start: int, end: int, p: float, model: ToxicityModel, out: Builder, long: bool
     ) -> None:
-        words = [c for c in model.contributions(text[start:end])[:MAX_SPANS_PER_WINDOW] if c[2] > 0]
-        words = [c for c in words if c[2] >= MIN_CONTRIBUTION] or words[:1]
+        top = model.contributions(text[start:end])[:MAX_SPANS_PER_WINDOW]
+        words = [c for c in top if c[2] >= MIN_CONTRIBUTION]
         for s, e, weight in words:
             out.span(
                 start + s,
@@ -509,5 +511,5 @@ class ToxicityPhase:
                 score=round(p, 3),
                 weight=round(weight, 3),
             )
-        if long:
+        if long or not words:
             out.span(start, end, SIGNAL, "toxic passage (model)", score=round(p, 3))
