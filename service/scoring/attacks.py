@@ -18,6 +18,7 @@ signal is `1 - prod(1 - contribution)`, so one clear attack crosses the 0.5 thre
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,12 +133,17 @@ def _target(text: str, hit: Hit, people: Sequence[persons.Person]) -> persons.Pe
 
 def allegation_attacks(doc: Doc, people: Sequence[persons.Person]) -> list[Attack]:
     """Return unsourced sentences that accuse a named person who stands before the accusation."""
-    found = []
+    found: list[Attack] = []
+    if not any(s.claim == "unsourced" for s in doc.sentences):
+        return found
     attributed = [q for q in quotes.find(doc.text) if q.attributed]
+    starts = [p.start for p in people]  # people come in text order
     for sentence in doc.sentences:
         if sentence.claim != "unsourced":
             continue
-        inside = [p for p in people if sentence.start <= p.start and p.end <= sentence.end]
+        low = bisect_left(starts, sentence.start)
+        high = bisect_left(starts, sentence.end)
+        inside = [p for p in people[low:high] if p.end <= sentence.end]
         if not inside:
             continue
         for cue in _ACCUSATION.finditer(doc.text, sentence.start, sentence.end):

@@ -42,6 +42,8 @@ DEFAULT_THRESHOLD = 0.5
 REPEAT_FACTOR = 0.5
 #: Compound parts shorter than this may not follow other letters ("Marsch" is no insult).
 MIN_COMPOUND_MODIFIER = 3
+#: A text shows at most this many hits (the first ones); the score has saturated long before.
+MAX_HITS = 500
 #: Site terms shorter than this are matched as whole words only.
 MIN_COMPOUND_TERM = 5
 
@@ -65,6 +67,7 @@ QUOTED_NOTE = "zitiert, zählt nicht für den Verfasser / quoted, not counted ag
 _ENDINGS = ("", "e", "en", "em", "er", "es", "n", "s", "ns", "ern", "nen", "in", "innen")
 _SKELETON_ENDINGS = frozenset(normalize.term_skeleton(e) if e else "" for e in _ENDINGS)
 _FOLDED_ENDINGS = frozenset(_ENDINGS)
+_LONGEST_ENDING = max(map(len, _ENDINGS))
 
 
 @dataclass(frozen=True)
@@ -383,15 +386,20 @@ class Lexicon:
         found += _term_hits(views.skeleton, self.tolerant, _SKELETON_ENDINGS, verify=True)
         found += _term_hits(views.folded, self.strict, _FOLDED_ENDINGS, verify=False)
         allowed = [h for h in found if h.weight <= 0.0]
-        hits = [h for h in found if h.weight > 0.0 and not _inside_any(h, allowed)]
+        hits = [h for h in found if h.weight > 0.0]
+        if allowed:
+            hits = [h for h in hits if not _inside_any(h, allowed)]
         hits += _phrase_hits(views.tolerant, self.phrases)
         links = [(m.start(), m.end()) for m in _LINK.finditer(text)]
         if links:  # words inside a link are an address, not the author's wording
             hits = [h for h in hits if not any(a < h.end and h.start < b for a, b in links)]
+        # Overlap resolution is quadratic; past this many hits the score is 1 anyway.
+        hits = sorted(hits, key=lambda h: (h.start, h.end))[:MAX_HITS]
         return _resolve_overlaps(hits)
 
 
-_LINK = re.compile(r"https?://\S+|www\.\S+|\b[\w.-]+\.(?:de|at|ch|com|org|net|eu)/\S*")
+# Host names have few, bounded labels: unbounded ones make the search quadratic.
+_LINK = re.compile(r"https?://\S+|www\.\S+|\b(?:[\w-]{1,63}\.){1,6}(?:de|at|ch|com|org|net|eu)/\S*")
 
 
 def _is_word(char: str) -> bool:
@@ -405,16 +413,24 @@ def _term_hits(
         return []
     text = view.text
     hits = []
+    word_start = word_end = -1
     for match in index.pattern.finditer(text):
         start, end = match.span(1)
-        word_start = start
-        while word_start > 0 and _is_word(text[word_start - 1]):
-            word_start -= 1
-        word_end = end
-        while word_end < len(text) and _is_word(text[word_end]):
-            word_end += 1
+        if not word_start <= start < word_end:  # candidates in one word share its bounds
+            word_start = start
+            while word_start > 0 and _is_word(text[word_start - 1]):
+                word_start -= 1
+            word_end = start
+            while word_end < len(text) and _is_word(text[word_end]):
+                word_end += 1
+        last_end = word_end
+        if end > last_end:  # a term of several words ends in a later word
+            last_end = end
+            while last_end < len(text) and _is_word(text[last_end]):
+                last_end += 1
         for term in index.terms.get(match[1], ()):
-            if not _placed(term.mode, start - word_start, text[end:word_end], endings):
+            rest = text[end:last_end] if last_end - end <= _LONGEST_ENDING else "-"
+            if not _placed(term.mode, start - word_start, rest, endings):
                 continue
             if verify and term.tolerant is not None:
                 low, high = view.to_parent(start, end)
@@ -422,7 +438,7 @@ def _term_hits(
                 runs = _runs_pattern(term.tolerant)  # compiled on first use, then cached
                 if parent is None or not runs.fullmatch(parent.text, low, high):
                     continue
-            o_start, o_end = view.to_original(word_start, word_end)
+            o_start, o_end = view.to_original(word_start, last_end)
             entry = term.entry
             hits.append(
                 Hit(

@@ -22,6 +22,8 @@ from pathlib import Path
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 #: At most this many name words make one name ("Kim Jong Un").
 MAX_NAME_WORDS = 3
+#: At most this many titles stand before a name ("Frau Prof. Dr.").
+MAX_TITLES = 3
 
 _WORD = re.compile(r"Dr\.|Prof\.|[^\W\d_][\w’'\-]*(?<![\-’'])")
 _TITLES = frozenset({"herr", "herrn", "frau", "dr.", "prof.", "dr", "prof"})
@@ -85,6 +87,10 @@ def role_of(word: str) -> str | None:
     return None
 
 
+def _title(word: str) -> bool:
+    return word.lower() in _TITLES or word in _ENGLISH_TITLES
+
+
 @lru_cache(maxsize=16384)
 def _name_word(word: str) -> bool:
     if len(word) < 2 or not word[0].isupper() or word.isupper():
@@ -112,7 +118,7 @@ def find(text: str) -> list[Person]:
         j = i
         if role is not None:
             j = i + 1
-        while j < len(words) and (words[j][2].lower() in _TITLES or words[j][2] in _ENGLISH_TITLES):
+        while j < len(words) and j - i < MAX_TITLES and _title(words[j][2]):
             j += 1
         introduced = role is not None or j > i
         if not introduced and word not in first_names():

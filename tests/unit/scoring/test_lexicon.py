@@ -355,3 +355,11 @@ def test_a_broken_site_entry_does_not_stop_scoring() -> None:
     doc, out = _run("Die Lügenpresse", config)
     assert [doc.text[s.start : s.end] for s in out.spans] == ["Lügenpresse"]
     assert any("site word list ignored" in note for note in out.notes)
+
+
+def test_a_flood_of_insults_shows_the_first_hits_and_saturates() -> None:
+    text = "Idiot, " * (lexicon.MAX_HITS + 100)
+    hits = lexicon.match(text)
+    assert len(hits) == lexicon.MAX_HITS
+    assert hits[0].start == 0
+    assert lexicon.score(hits) > 0.99
