@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 #: Both texts at least this much the same: near-identical, one campaign.
 CAMPAIGN_SIMILARITY = 0.8
+#: Member ids written into a result; the queue asks campaign_members for all.
+CAMPAIGN_MEMBERS_SHOWN = 50
 #: Candidates from the index that are aligned with each submission.
 CANDIDATES = 20
 #: Submissions indexed per round trip during a rebuild.
@@ -170,17 +172,23 @@ def assign_campaign(
         .values(campaign_id=campaign)
         .execution_options(synchronize_session="fetch")
     )
-    _show_in_results(session, campaign)
+    _show_in_results(session, campaign, ids)
     return campaign
 
 
-def _show_in_results(session: Session, campaign: str) -> None:
-    """Write the campaign (id, size, members) into each member's stored result data."""
+def _show_in_results(session: Session, campaign: str, ids: list[str]) -> None:
+    """Write the campaign (id, size, first members) into the results of `ids`.
+
+    Only the submissions that just joined or matched are rewritten, so a large campaign
+    costs each new member a constant amount of work; `campaign_members` is the full list.
+    """
     members = campaign_members(session, campaign_of=None, campaign_id=campaign)
-    info = {"id": campaign, "size": len(members), "members": [m.id for m in members]}
-    for result in session.scalars(
-        select(Result).where(Result.submission_id.in_([m.id for m in members]))
-    ):
+    info = {
+        "id": campaign,
+        "size": len(members),
+        "members": [m.id for m in members[:CAMPAIGN_MEMBERS_SHOWN]],
+    }
+    for result in session.scalars(select(Result).where(Result.submission_id.in_(ids))):
         result.data = {**result.data, "campaign": info}
 
 
