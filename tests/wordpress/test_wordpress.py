@@ -172,11 +172,17 @@ def test_rejected_comment_ends_in_spam(
     )
     submission_id = sent_comment(wordpress_site, comment_id)["meta"]["_modassist_id"]
     body = scored(modassist_service, submission_id)
-    assert body["result"]["signals"]["toxicity"]["score"] >= 0.0
 
-    # The comments screen shows what modassist found before anybody decided.
+    # The next cron run fetches the result, so the comments screen shows what modassist
+    # found before anybody decided: status, priority and one line per top flagged signal.
+    wordpress_site.run_cron()
     column = wordpress_site.helper("column", id=comment_id)["html"]
-    assert "Priority" in column or "Priorität" in column
+    assert "scored, awaiting decision" in column
+    shown = re.search(r"Priority (\d+\.\d\d)", column)
+    assert shown, column
+    assert abs(float(shown.group(1)) - body["result"]["priority"]) <= 0.005 + 1e-9
+    flagged = [s for s in body["result"]["signals"].values() if s["flagged"]]
+    assert column.count("<li>") == min(3, len(flagged))
 
     decided = api(
         modassist_service,
