@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import or_, select
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from service.storage import audit, crypto
 from service.storage.models import Site, utcnow
+from service.storage.site_config import parse_site_config
 
 KEY_ID_PREFIX = "mk_"
 MAX_NAME_CHARS = 200
@@ -164,3 +167,43 @@ def rotate_key(
     )
     session.flush()
     return site.key_id, secret
+
+
+def update_settings(session: Session, site: Site, data: dict[str, Any], *, actor: str) -> None:
+    """Replace the site's scoring settings after checking them; raise SiteConfigError if bad.
+
+    The shape is described in service.storage.site_config; the audit event keeps the
+    settings before and after (thresholds, limits and word-list terms, no personal data).
+    """
+    parse_site_config(data)
+    before = dict(site.settings or {})
+    # A new dict object, so that the JSON column is seen as changed.
+    site.settings = json.loads(json.dumps(data))
+    audit.record(
+        session,
+        actor,
+        "site.settings_changed",
+        site_id=site.id,
+        target_type="site",
+        target_id=site.id,
+        before=before,
+        after=site.settings,
+    )
+    session.flush()
+
+
+def set_callback_url(session: Session, site: Site, url: str | None, *, actor: str) -> None:
+    """Change where decisions are sent (None: no callbacks); raise SiteError for a bad URL."""
+    before = {"callback_url": site.callback_url}
+    site.callback_url = check_callback_url(url)
+    audit.record(
+        session,
+        actor,
+        "site.callback_url_changed",
+        site_id=site.id,
+        target_type="site",
+        target_id=site.id,
+        before=before,
+        after={"callback_url": site.callback_url},
+    )
+    session.flush()

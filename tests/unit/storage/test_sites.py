@@ -48,3 +48,24 @@ def test_previous_key_works_until_it_expires(db_session: Session) -> None:
     later = now + timedelta(hours=1, seconds=1)
     assert sites.find_by_key_id(db_session, TEST_SECRET_KEY, old_key, later) is None
     assert sites.secret_of(site, TEST_SECRET_KEY) == new_secret
+
+
+def test_settings_are_checked_before_they_are_stored(db_session: Session) -> None:
+    from service.storage.site_config import SiteConfigError, site_config
+
+    site, _ = make_site(db_session)
+    sites.update_settings(db_session, site, {"thresholds": {"toxicity": 0.8}}, actor="user:1")
+    db_session.commit()
+    db_session.expire_all()
+    assert site_config(site).threshold("toxicity") == 0.8
+    with pytest.raises(SiteConfigError, match=r"thresholds\.toxicity"):
+        sites.update_settings(db_session, site, {"thresholds": {"toxicity": 3}}, actor="user:1")
+    db_session.rollback()
+    assert site.settings == {"thresholds": {"toxicity": 0.8}}
+    sites.set_callback_url(db_session, site, None, actor="user:1")
+    with pytest.raises(sites.SiteError):
+        sites.set_callback_url(db_session, site, "mailto:x@y.de", actor="user:1")
+    db_session.commit()
+    assert site.callback_url is None
+    actions = db_session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["site.created", "site.settings_changed", "site.callback_url_changed"]
