@@ -56,7 +56,7 @@ def main() -> None:
     site = tuple(LexiconEntry(f"Lokalwort{i}", "insult", 0.5, "") for i in range(50))
 
     started = time.perf_counter()
-    lexicon.Lexicon(site)
+    lexicon.Lexicon(site, language="de")
     compile_ms = (time.perf_counter() - started) * 1000
 
     def each(run: Callable[[str], object]) -> Callable[[], None]:

@@ -54,13 +54,15 @@ _NOT_ADJECTIVES = frozenset(
 # After the name: a copula with fillers, or an apposition after a comma or colon.
 _FILLER = (
     r"(?:doch|ja|halt|eben|nur|einfach|wirklich|total|völlig|echt|schon|immer|noch|"
-    r"nichts\s+als|der|die|das|ein|eine|einer|kein|keine|so|ganz|[a-zäöüß]+(?:e|en|er|es))"
+    r"nichts\s+als|der|die|das|ein|eine|einer|kein|keine|so|ganz|a|an|the|such|just|[a-zäöüß]+"
+    r"(?:e|en|er|es))"
 )
 _AFTER_GAP = re.compile(
     # "Müller ist ein Idiot"
-    rf"^(?:\s+(?:ist|war|sei|wäre|bleibt|bist|wird|wirkt|scheint)(?:\s+{_FILLER}){{0,3}}\s+"
+    rf"^(?:\s+(?:ist|war|sei|wäre|bleibt|bist|wird|wirkt|scheint|is|was|remains)"
+    rf"(?:\s+{_FILLER}){{0,3}}\s+"
     # "Herr Müller, Sie sind ein Idiot"
-    rf"|\s*,\s*(?:sie|du)\s+(?:sind|bist|waren|warst)(?:\s+{_FILLER}){{0,3}}\s+"
+    rf"|\s*,\s*(?:sie|du|you)\s+(?:sind|bist|waren|warst|are|were)(?:\s+{_FILLER}){{0,3}}\s+"
     # "Merz, dieser Kriegstreiber", "Kallas: eine Kriegstreiberin"
     r"|\s*[,:–-]\s*(?:(?:dies(?:er|e|es)|der|die|das|so\s+ein(?:e)?|ein(?:e)?|[a-zäöüß]+"
     r"(?:e|en|er|es))\s+){0,2})$",

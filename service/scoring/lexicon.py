@@ -37,6 +37,8 @@ from service.scoring.types import LexiconEntry
 LEXICON_DIR = Path(__file__).with_name("lexicons")
 VERSION = "lexicon-2026.11.1"
 SIGNAL = "inflammatory"
+#: Languages with a built-in word list (`lexicons/<language>.tsv`).
+LANGUAGES = ("de", "en")
 DEFAULT_THRESHOLD = 0.5
 #: How much a term's next occurrence adds compared with its previous one.
 REPEAT_FACTOR = 0.5
@@ -286,11 +288,13 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 @cache
-def builtin_entries() -> tuple[LexiconEntry, ...]:
-    """Return the curated German terms of `lexicons/de.tsv`."""
+def builtin_entries(language: str = "de") -> tuple[LexiconEntry, ...]:
+    """Return the curated terms of `lexicons/<language>.tsv` (German or English)."""
+    if language not in LANGUAGES:
+        raise LexiconError(f"no built-in word list for language {language!r}")
     entries = []
-    for number, row in enumerate(_rows(LEXICON_DIR / "de.tsv"), start=2):
-        where = f"de.tsv line {number}"
+    for number, row in enumerate(_rows(LEXICON_DIR / f"{language}.tsv"), start=2):
+        where = f"{language}.tsv line {number}"
         mode = row["match"]
         if mode not in ("w", "p", "c"):
             raise LexiconError(f"{where}: match mode {mode!r} is not w, p or c")
@@ -310,8 +314,10 @@ def builtin_entries() -> tuple[LexiconEntry, ...]:
 
 
 @cache
-def builtin_phrases() -> tuple[PhraseRule, ...]:
-    """Return the context rules of `lexicons/phrases.tsv`, compiled."""
+def builtin_phrases(language: str = "de") -> tuple[PhraseRule, ...]:
+    """Return the context rules of `lexicons/phrases.tsv`, compiled (German only)."""
+    if language != "de":
+        return ()
     rules = []
     for number, row in enumerate(_rows(LEXICON_DIR / "phrases.tsv"), start=2):
         where = f"phrases.tsv line {number}"
@@ -354,11 +360,12 @@ class Lexicon:
         self,
         site_entries: Sequence[LexiconEntry] = (),
         *,
-        builtin: bool = True,
+        language: str | None = "de",
     ) -> None:
         tolerant_terms: dict[str, list[_Term]] = {}
         strict_terms: dict[str, list[_Term]] = {}
-        listed = [(e, "builtin") for e in builtin_entries()] if builtin else []
+        # `language` picks the built-in list; None means the site's entries alone.
+        listed = [(e, "builtin") for e in builtin_entries(language)] if language else []
         for entry in site_entries:
             validate_entry(entry)
             listed.append((entry, "site"))
@@ -377,7 +384,7 @@ class Lexicon:
             table.setdefault(key, []).append(term)
         self.tolerant = _Index.build(tolerant_terms)
         self.strict = _Index.build(strict_terms)
-        self.phrases = builtin_phrases() if builtin else ()
+        self.phrases = builtin_phrases(language) if language else ()
 
     def match(self, text: str) -> list[Hit]:
         """Return the hits in `text`, overlaps resolved, ordered by position."""
@@ -527,19 +534,25 @@ def _join_phrases(hits: list[Hit]) -> list[Hit]:
 
 
 @lru_cache(maxsize=64)
-def compiled(site_entries: tuple[LexiconEntry, ...] = (), builtin: bool = True) -> Lexicon:
+def compiled(site_entries: tuple[LexiconEntry, ...] = (), language: str | None = "de") -> Lexicon:
     """Return the lexicon for these site entries, compiled once per distinct content."""
-    return Lexicon(site_entries, builtin=builtin)
+    return Lexicon(site_entries, language=language)
 
 
-def match(text: str, entries: Sequence[LexiconEntry] = (), *, builtin: bool = True) -> list[Hit]:
+def match(
+    text: str,
+    entries: Sequence[LexiconEntry] = (),
+    *,
+    builtin: bool = True,
+    language: str = "de",
+) -> list[Hit]:
     """Return the hits of the built-in list plus `entries` in `text`.
 
     This is what the admin page uses to test new entries against a sample text; pass
     `builtin=False` to see what the new entries alone match. Raises LexiconError for an
     entry that cannot be used.
     """
-    return compiled(tuple(entries), builtin).match(text)
+    return compiled(tuple(entries), language if builtin else None).match(text)
 
 
 def score(hits: Iterable[Hit]) -> float:
@@ -569,8 +582,8 @@ def mark_quoted(text: str, hits: Sequence[Hit]) -> list[Hit]:
 
 
 def build(_models: Path) -> LexiconPhase:
-    builtin_phrases()  # load and check the lists now, not on the first submission
-    compiled(())
+    for language in LANGUAGES:  # load and check the lists now, not on the first submission
+        compiled((), language)
     return LexiconPhase()
 
 
@@ -579,14 +592,16 @@ class LexiconPhase:
 
     def __call__(self, doc: Doc, out: Builder) -> None:
         site = tuple(doc.config.lexicon)
-        # The built-in list is German; other languages get only the site's own entries.
-        german = doc.language in ("de", "und")
+        # Built-in lists exist for German and English; other languages get only the
+        # site's own entries. Undetermined text is taken for German, as the papers are.
+        language = "de" if doc.language == "und" else doc.language
+        builtin = language if language in LANGUAGES else None
         try:
-            lexicon = compiled(site, german) if site or german else None
+            lexicon = compiled(site, builtin) if site or builtin else None
         except LexiconError as error:
             # A broken site entry must not stop scoring: use the built-in list, say why.
             out.notes.append(f"site word list ignored: {error}")
-            lexicon = compiled((), True) if german else None
+            lexicon = compiled((), builtin) if builtin else None
         hits = mark_quoted(doc.text, lexicon.match(doc.text)) if lexicon is not None else []
         doc.facts["lexicon_hits"] = hits
         for hit in hits:

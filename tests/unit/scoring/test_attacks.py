@@ -12,9 +12,11 @@ from service.scoring.types import Sentence, SiteConfig, Submission
 from tests.support import SEED_LETTER
 
 
-def _run(text: str, claims: list[Sentence] | None = None) -> tuple[Doc, Builder]:
+def _run(
+    text: str, claims: list[Sentence] | None = None, language: str = "de"
+) -> tuple[Doc, Builder]:
     doc = Doc(Submission("s1", text), SiteConfig())
-    doc.language = "de"
+    doc.language = language
     if claims is not None:
         doc.sentences = claims
     out = Builder()
@@ -62,6 +64,14 @@ def test_insult_aimed_at_a_named_person_is_an_attack(text: str, phrase: str, per
     assert out.scores["personal_attack"] >= 0.5
     span = next(s for s in out.spans if s.signal == "personal_attack")
     assert person in span.reason and "named person" in span.reason
+
+
+def test_english_insult_aimed_at_a_named_senator_is_an_attack() -> None:
+    text = "Senator Smith is a liar and a warmonger."
+    _doc, out = _run(text, language="en")
+    (attack,) = [s for s in out.spans if s.signal == "personal_attack"][:1]
+    assert text[attack.start : attack.end] == "Senator Smith is a liar"
+    assert attack.details["person"] == "Smith"
 
 
 @pytest.mark.parametrize(

@@ -290,10 +290,52 @@ def test_phase_puts_hits_in_facts_and_flags_strong_wording() -> None:
     assert all(s.signal == "inflammatory" for s in out.spans)
 
 
-def test_builtin_list_is_german_only_but_site_entries_apply_to_english() -> None:
-    config = SiteConfig(lexicon=(LexiconEntry("snowflake", "insult", 0.6, ""),))
-    doc, out = _run("Those snowflakes and the Lügenpresse", config, language="en")
-    assert [doc.text[s.start : s.end] for s in out.spans] == ["snowflakes"]
+def test_english_text_gets_the_english_list_and_site_entries() -> None:
+    config = SiteConfig(lexicon=(LexiconEntry("woke mob", "politics", 0.6, ""),))
+    doc, out = _run("Those warmongers, the woke mob and the Lügenpresse", config, language="en")
+    found = [doc.text[s.start : s.end] for s in out.spans]
+    assert found == ["warmongers", "woke mob"]  # no German list on English text
+
+
+def test_other_languages_get_only_site_entries() -> None:
+    config = SiteConfig(lexicon=(LexiconEntry("connard", "insult", 0.8, ""),))
+    doc, out = _run("Quel connard, cet idiot de Lügenpresse", config, language="fr")
+    assert [doc.text[s.start : s.end] for s in out.spans] == ["connard"]
+    _doc, out = _run("Quel idiot", language="fr")
+    assert out.spans == [] and out.scores["inflammatory"] == 0.0
+
+
+ENGLISH_NEWS = [
+    "The regime's propaganda portrayed the visit as a success.",
+    "Officials said the attack killed twelve people.",
+    "The senator called for an investigation into corruption.",
+    "China and Russia seek a new world order, analysts say.",
+    "The circus hired two new performers.",
+    "Rats were found in the kitchen.",
+    "The party lost the election by a wide margin.",
+    "The president signed the bill on Tuesday.",
+    "Soldiers were sent to the front line.",
+    "The newspaper published the report first.",
+]
+
+
+@pytest.mark.parametrize("sentence", ENGLISH_NEWS)
+def test_ordinary_english_news_is_not_flagged(sentence: str) -> None:
+    assert lexicon.match(sentence, language="en") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("These warmongers in Washington", "warmongers"),
+        ("the lamestream media again", "lamestream media"),
+        ("Send them as cannon fodder", "cannon fodder"),
+        ("What a m0r0n", "m0r0n"),
+        ("Those libtards", "libtards"),
+    ],
+)
+def test_english_list_matches(text: str, expected: str) -> None:
+    assert expected in [text[h.start : h.end] for h in lexicon.match(text, language="en")]
 
 
 def test_toxicity_entries_feed_facts_not_the_inflammatory_score() -> None:
