@@ -56,6 +56,22 @@ class ModassistService:
             engine.dispose()
         return dict(row._mapping)
 
+    def author_row(self, external_id: str) -> dict[str, Any]:
+        """Return the personal data modassist keeps of an author, read from its database."""
+        engine = sa.create_engine(self.env["MODASSIST_DATABASE_URL"])
+        try:
+            with engine.connect() as conn:
+                row = conn.execute(
+                    sa.text(
+                        "SELECT name, email, location, erased_at IS NOT NULL AS erased"
+                        " FROM authors WHERE external_id = :external_id"
+                    ),
+                    {"external_id": external_id},
+                ).one()
+        finally:
+            engine.dispose()
+        return dict(row._mapping)
+
     def article_titles(self) -> list[str]:
         """Return the titles of the articles modassist knows."""
         engine = sa.create_engine(self.env["MODASSIST_DATABASE_URL"])

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -19,7 +21,7 @@ import requests
 
 from service.signing import signed_headers
 from tests.wordpress.conftest import ModassistService
-from tests.wordpress.site import WordPressSite
+from tests.wordpress.site import PLUGIN_DIR, WordPressSite
 
 pytestmark = [pytest.mark.wordpress, pytest.mark.slow]
 
@@ -159,6 +161,19 @@ def test_approved_comment_is_published(
     assert shows_callback_url, "the settings page must show the URL to register as callback"
     shows_secret = modassist_service.secret in page.text
     assert not shows_secret, "the settings page must never show the secret"
+
+    # The "Test connection" button: a signed request whose answer comes back as a notice.
+    nonce = re.search(
+        r'name="_wpnonce" value="([0-9a-f]+)"', page.text.split("modassist_test_connection", 1)[1]
+    )
+    assert nonce, "the test connection form has no nonce"
+    checked = admin.post(
+        wordpress_site.url + "/wp-admin/admin-post.php",
+        data={"action": "modassist_test_connection", "_wpnonce": nonce.group(1)},
+        timeout=60,
+    )
+    assert checked.status_code == 200
+    assert "Connected: modassist accepted the signature." in checked.text
 
 
 def test_rejected_comment_ends_in_spam(
@@ -329,6 +344,18 @@ def test_letter_from_the_form_is_sent_as_letter(
     stored = modassist_service.submission_row(f"wp-comment-{comment_id}")
     assert stored == {"kind": "letter", "article_external_id": f"wp-post-{article['id']}"}
 
+    # Tools → Erase Personal Data in WordPress erases the author at modassist too.
+    erased = wordpress_site.helper("erase", email="erika@example.org")
+    (author_id,) = erased["author_ids"]
+    assert erased["result"]["items_removed"] is True
+    assert erased["result"]["items_retained"] is False
+    assert modassist_service.author_row(author_id) == {
+        "name": None,
+        "email": None,
+        "location": None,
+        "erased": True,
+    }
+
 
 def test_plugin_speaks_german_and_english(
     wordpress_site: WordPressSite, modassist_service: ModassistService
@@ -348,3 +375,11 @@ def test_plugin_caused_no_php_notices(wordpress_site: WordPressSite) -> None:
     log = wordpress_site.workdir / "debug.log"
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     assert [line for line in lines if "plugins/modassist/" in line] == []
+
+
+def test_every_php_file_passes_php_lint(wordpress_available: None) -> None:
+    files = sorted(PLUGIN_DIR.rglob("*.php")) + sorted(Path(__file__).parent.rglob("*.php"))
+    assert len(files) >= 9
+    for path in files:
+        done = subprocess.run(["php", "-l", str(path)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr

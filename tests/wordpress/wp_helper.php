@@ -176,6 +176,17 @@ switch ( $modassist_cmd ) {
 		);
 		break;
 
+	case 'erase':
+		// What Tools → Erase Personal Data runs for this plugin.
+		$modassist_erasers = apply_filters( 'wp_privacy_personal_data_erasers', array() );
+		modassist_answer(
+			array(
+				'author_ids' => Modassist_Privacy::author_ids( $modassist_args['email'] ),
+				'result'     => call_user_func( $modassist_erasers['modassist']['callback'], $modassist_args['email'], 1 ),
+			)
+		);
+		break;
+
 	case 'check-connection':
 		modassist_answer( array( 'outcome' => Modassist_Settings::check_connection() ) );
 		break;

@@ -26,6 +26,7 @@ require_once __DIR__ . '/includes/class-modassist-callback.php';
 require_once __DIR__ . '/includes/class-modassist-articles.php';
 require_once __DIR__ . '/includes/class-modassist-admin-column.php';
 require_once __DIR__ . '/includes/class-modassist-letters.php';
+require_once __DIR__ . '/includes/class-modassist-privacy.php';
 
 add_action(
 	'plugins_loaded',
@@ -40,6 +41,7 @@ Modassist_Callback::register();
 Modassist_Articles::register();
 Modassist_Admin_Column::register();
 Modassist_Letters::register();
+Modassist_Privacy::register();
 
 register_activation_hook( __FILE__, array( 'Modassist_Submissions', 'activate' ) );
 register_deactivation_hook( __FILE__, array( 'Modassist_Submissions', 'deactivate' ) );

@@ -237,7 +237,19 @@ final class Modassist_Submissions {
 		if ( (int) $comment->user_id > 0 ) {
 			return 'wp-user-' . (int) $comment->user_id;
 		}
-		$email = strtolower( trim( (string) $comment->comment_author_email ) );
+		return self::author_id_for_email( (string) $comment->comment_author_email );
+	}
+
+	/**
+	 * Return the author id of a guest with this e-mail address, or '' for none.
+	 *
+	 * A keyed hash, so modassist can group a guest's submissions without learning the address.
+	 *
+	 * @param string $email The e-mail address.
+	 * @return string
+	 */
+	public static function author_id_for_email( $email ) {
+		$email = strtolower( trim( $email ) );
 		return '' === $email ? '' : 'wp-email-' . substr( hash_hmac( 'sha256', $email, wp_salt( 'auth' ) ), 0, 24 );
 	}
 
