@@ -271,9 +271,10 @@ def item(submission_id: str) -> ResponseReturnValue:
             holder = db.get(User, claim.user_id)
             holder_email = holder.email if holder else None
         result = sub.result.data if sub.result is not None else {}
+        inline, wide = _split_spans(result.get("spans", []))
         text_html = highlight.render(
             sub.text,
-            result.get("spans", []),
+            inline,
             result.get("sentences", []),
             signal_label,
             claim_label,
@@ -297,6 +298,14 @@ def item(submission_id: str) -> ResponseReturnValue:
             "signals": SIGNALS,
             "signal_label": signal_label,
             "status_labels": STATUS_LABELS,
+            "wide_spans": [
+                {
+                    **w,
+                    "signal_label": signal_label(str(w.get("signal"))),
+                    "head": _head(sub.text, w),
+                }
+                for w in wide
+            ],
             "spans_by_signal": _with_sources(
                 db, sub.site_id, _spans_by_signal(sub.text, result.get("spans", []))
             ),
@@ -324,6 +333,27 @@ def _spans_by_signal(text: str, spans: Iterable[Any]) -> dict[str, list[dict[str
         entry["quote"] = text[max(0, start) : max(0, end)]
         out.setdefault(str(s.get("signal", "")), []).append(entry)
     return out
+
+
+#: Spans longer than this are listed above the text instead of painted over it (a length
+#: overrun or a pasted-report guess would otherwise colour the whole letter).
+WIDE_SPAN_CHARS = 400
+
+
+def _split_spans(spans: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    inline: list[dict[str, Any]] = []
+    wide: list[dict[str, Any]] = []
+    for s in spans if isinstance(spans, list) else []:
+        if not isinstance(s, dict):
+            continue
+        length = _int(s.get("end")) - _int(s.get("start"))
+        (wide if length > WIDE_SPAN_CHARS else inline).append(s)
+    return inline, wide
+
+
+def _head(text: str, span: dict[str, Any], words: int = 8) -> str:
+    start = max(0, _int(span.get("start")))
+    return " ".join(text[start : start + 200].split()[:words])
 
 
 #: Longest source passage shown beside a copied one.

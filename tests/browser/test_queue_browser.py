@@ -68,14 +68,17 @@ class Newsroom:
 def civil_comments(n: int) -> list[str]:
     """Return `n` civil, neutral reader comments from the One Million Posts corpus."""
     path = SHARED / "data" / "omp_one_million_posts" / "train_wide.csv"
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=3000)
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    # Annotated as neither inappropriate nor discriminating nor negative.
     calm = frame[
         (frame["Inappropriate"] == "0")
         & (frame["Discriminating"] == "0")
         & (frame["SentimentNegative"] == "0")
         & frame["Body"].str.len().between(80, 400)
     ]
-    return list(calm["Body"].head(n))
+    texts = list(calm["Body"].head(n))
+    assert len(texts) == n, "not enough civil comments in the corpus"
+    return texts
 
 
 def _score_and_store(

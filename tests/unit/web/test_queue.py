@@ -222,3 +222,33 @@ def test_copied_passages_show_their_source_of_the_same_paper_only(
     assert f"/queue/items/{world['foreign']}" not in html
     # Our own passage is quoted; the other paper's source text is not.
     assert html.count("<blockquote>Kurier-Kommentar</blockquote>") == 1
+
+
+def test_long_passages_are_listed_not_painted(
+    client: FlaskClient, world: dict[str, str], db_session: Session
+) -> None:
+    from service.storage.models import Site
+    from tests.queue_support import add_submission, result_data
+
+    site = db_session.get(Site, world["tagblatt"])
+    assert site is not None
+    text = "Kurz und knapp. " + "Sehr viel Text. " * 60
+    long_one = add_submission(
+        db_session,
+        site,
+        "long",
+        text,
+        kind="letter",
+        data=result_data(
+            text,
+            {"policy": 1.0},
+            spans=[
+                {"start": 16, "end": len(text), "signal": "policy", "reason": "zu lang"},
+                {"start": 0, "end": 4, "signal": "policy", "reason": "kurz"},
+            ],
+        ),
+    )
+    login(client, "anna@example.org")
+    html = client.get(f"/queue/items/{long_one.id}").get_data(as_text=True)
+    assert html.count("<mark") == 1
+    assert f"characters 16–{len(text)}, from “Sehr viel Text. Sehr viel Text. Sehr viel…”: zu lang" in html
