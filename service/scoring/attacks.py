@@ -181,6 +181,7 @@ def build(_models: Path) -> AttacksPhase:
     persons.first_names()  # load the name lists now, not on the first submission
     persons.role_nouns()
     persons.not_names()
+    persons.known_people()
     return AttacksPhase()
 
 

@@ -71,6 +71,14 @@ def not_names() -> frozenset[str]:
 
 
 @cache
+def known_people() -> dict[str, str]:
+    """Return public figures by the surname that names them alone ("Merkel")."""
+    lines = (LEXICON_DIR / "known_people.txt").read_text(encoding="utf-8").splitlines()
+    names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return {name.split()[-1]: name for name in names}
+
+
+@cache
 def _roles_by_length() -> tuple[tuple[int, frozenset[str]], ...]:
     lengths = sorted({len(r) for r in role_nouns()}, reverse=True)
     return tuple((n, frozenset(r for r in role_nouns() if len(r) == n)) for n in lengths)
@@ -110,7 +118,8 @@ def find(text: str) -> list[Person]:
     """Return the person mentions in `text`, in order."""
     words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
     found: list[Person] = []
-    surnames: dict[str, str] = {}
+    # Public figures are named by their surname alone; names found in the text add to it.
+    surnames: dict[str, str] = dict(known_people())
     i = 0
     while i < len(words):
         start, _end, word = words[i]

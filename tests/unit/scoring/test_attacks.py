@@ -46,9 +46,10 @@ def _attacks(text: str, claims: list[Sentence] | None = None) -> list[tuple[str,
         (
             "Kanzler Merz, dieser Kriegstreiber, will mehr Waffen.",
             "Kanzler Merz, dieser Kriegstreiber",
-            "Merz",
+            "Friedrich Merz",  # a known public figure: the reason gives the full name
         ),
         ("Dieser Vollidiot Olaf Scholz!", "Vollidiot Olaf Scholz", "Olaf Scholz"),
+        ("Merkel ist eine Volksverräterin!", "Merkel ist eine Volksverräterin", "Angela Merkel"),
         (
             "Herr Schmidt, Sie sind ein Heuchler.",
             "Herr Schmidt, Sie sind ein Heuchler",

@@ -63,6 +63,11 @@ def test_a_later_surname_refers_to_the_same_person() -> None:
     assert names == ["Kaja Kallas", "Wang Yi", "Kaja Kallas", "Wang Yi"]
 
 
+def test_public_figures_are_named_by_their_surname_alone() -> None:
+    text = "Merkel und Habecks Politik, kurz gesagt: Kurz gesagt nichts."
+    assert _mentions(text) == [("Angela Merkel", "Merkel"), ("Robert Habeck", "Habecks")]
+
+
 def test_a_given_name_alone_is_not_a_mention() -> None:
     assert _mentions("Kim kam gestern.") == []
 
