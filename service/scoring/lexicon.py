@@ -1,10 +1,11 @@
-"""Inflammatory or derogatory wording from a curated German word list and phrase rules.
+"""Inflammatory or derogatory wording from curated word lists and phrase rules.
 
 Two kinds of built-in entries live in `lexicons/` (sources and licences in its README):
-- `de.tsv`: single terms with a category, a weight in [0, 1], a match mode and an
-  explanation. Match modes: `w` whole word (only inflection endings may follow), `p` at
-  the start of a word, anything may follow ("Lügenpresse-Journalisten"), `c` also as a
-  later part of a compound ("Mainstream-Systemmedien", after at least three letters).
+- `de.tsv` (and `en.tsv` for English text): single terms with a category, a weight in
+  [0, 1], a match mode and an explanation. Match modes: `w` whole word (only inflection
+  endings may follow), `p` at the start of a word, anything may follow
+  ("Lügenpresse-Journalisten"), `c` also as a later part of a compound
+  ("Mainstream-Systemmedien", after at least three letters).
   Weight 0 marks an ordinary word that contains a listed one ("Dreckschleuder") and is
   never flagged.
 - `phrases.tsv`: context rules for wording that is only inflammatory in company
@@ -89,8 +90,9 @@ class Hit:
 
     @property
     def reason(self) -> str:
-        """Return the moderator-facing reason: the explanation, marked when quoted."""
-        text = self.explanation or CATEGORY_LABELS.get(self.category, self.category)
+        """Return the moderator-facing reason: category and explanation, marked when quoted."""
+        label = CATEGORY_LABELS.get(self.category, self.category)
+        text = f"{label} – {self.explanation}" if self.explanation not in ("", label) else label
         return f"{text} ({QUOTED_NOTE})" if self.quoted else text
 
     def details(self) -> dict[str, object]:
