@@ -24,8 +24,10 @@ reported sources that are the true source (copies of 30-40 % found are true, not
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import re
+import signal
 import statistics
 import sys
 import time
@@ -173,6 +175,12 @@ def filler_text(ident: str, pool: list[str]) -> str:
     return " ".join(rng.sample(pool, rng.choice((1, 1, 1, 2, 3))))
 
 
+def script_usec(client: redis.Redis) -> int:
+    """Return the microseconds Redis spent in scripts so far (the look-ups run as one)."""
+    stats = client.info("commandstats")
+    return sum(int(v["usec"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+
+
 def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
 
@@ -193,6 +201,8 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
     rng = random.Random(args.seed)
+    # A plain SIGTERM would skip the finally below and leave redis-server running.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     pool = load_pool()
     rng.shuffle(pool)
@@ -275,13 +285,16 @@ def main() -> None:
         queries = build_queries(rng, articles, shorts, own, vocabulary, args.queries)
         phase = CopyingPhase()
         lookup_ms: list[float] = []
+        lookup_cpu_ms: list[float] = []
+        server_usec_before = script_usec(client)
         align_ms: list[float] = []
         true_reported = reported = 0
         positives = found = candidate_found = 0
         for k, (letter, source, overlap) in enumerate(queries):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             candidates = index.query(letter)
             lookup_ms.append((time.perf_counter() - t0) * 1000)
+            lookup_cpu_ms.append((time.process_time() - c0) * 1000)
             refs = [
                 Reference(c.id, c.kind, texts.get(c.id) or filler_text(c.id, filler))  # type: ignore[arg-type]
                 for c in candidates
@@ -305,6 +318,7 @@ def main() -> None:
                 found += int(source in sources)
                 candidate_found += int(any(c.id == source for c in candidates))
 
+        server_ms = (script_usec(client) - server_usec_before) / 1000 / len(queries)
         n_texts = built_articles + built_submissions + len(texts)
         print(f"queries: {len(queries)}, of them {positives} copies of >= 40 %")
         print(f"recall (>= 40 % copies, after alignment): {found / max(1, positives):.3f}")
@@ -315,6 +329,11 @@ def main() -> None:
         print(
             f"lookup latency at {n_texts} texts: p50 {percentile(lookup_ms, 0.5):.1f} ms, "
             f"p95 {percentile(lookup_ms, 0.95):.1f} ms, mean {statistics.mean(lookup_ms):.1f} ms"
+        )
+        print(
+            f"  on an idle machine about: client CPU p50 {percentile(lookup_cpu_ms, 0.5):.1f} ms, "
+            f"p95 {percentile(lookup_cpu_ms, 0.95):.1f} ms + Redis CPU {server_ms:.1f} ms mean "
+            f"(load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
         )
         print(
             f"alignment: p50 {percentile(align_ms, 0.5):.1f} ms, "
