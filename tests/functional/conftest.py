@@ -79,11 +79,17 @@ class ServiceProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(STOP_TIMEOUT_S)
 
+    def terminate(self) -> None:
+        """Ask the process group to stop (SIGTERM), without waiting."""
+        if self.proc is not None and self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self) -> None:
         if self.proc is None:
             return
         if self.alive:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -114,6 +120,9 @@ class Processes:
         return "\n".join(p.log_tail() for p in self.started)
 
     def stop_all(self) -> None:
+        # All at once: each needs a moment to shut down, and they do not depend on each other.
+        for proc in self.started:
+            proc.terminate()
         for proc in reversed(self.started):
             proc.stop()
 
