@@ -2,8 +2,9 @@
 
 Pages use the (site_id, status, priority, id) and (site_id, status, received_at, id)
 indexes: a page is "the next N rows after this cursor", never OFFSET, so page 1000 costs
-what page 1 costs. Facet counts are exact up to `FACET_SCAN_LIMIT` rows of the current
-filter and marked as lower bounds beyond that, so the queue stays fast at millions of rows.
+what page 1 costs. Facet counts are taken within the first `FACET_SCAN_LIMIT` items of each
+status (riskiest first) and marked as lower bounds beyond that, so they read a bounded
+number of rows whatever the filter, and the queue stays fast at millions of rows.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ ORDERS: tuple[Order, ...] = ("priority", "time")
 KINDS = ("comment", "letter")
 PAGE_SIZE = 50
 #: Rows a facet count reads at most; beyond it the count is shown as "at least".
-FACET_SCAN_LIMIT = 1_000
+FACET_SCAN_LIMIT = 2_000
 #: How long opening an item keeps it for one moderator.
 CLAIM_TTL = timedelta(minutes=5)
 #: A bulk decision on a filter acts on at most this many items at once.
@@ -340,34 +341,102 @@ def _capped_count(session: Session, stmt: sa.Select[Any]) -> Count:
     return Count(n)
 
 
+def _window(site_id: str, status: str) -> Any:
+    """Return the first FACET_SCAN_LIMIT rows of a status in queue order, with results.
+
+    Counting inside this window reads a bounded number of rows whatever the filter: a
+    signal that no item has would otherwise make the count read every row of the status.
+    """
+    key: Any = Submission.received_at if status in (QUEUED, FAILED) else Submission.priority
+    order = key.asc() if status in (QUEUED, FAILED) else key.desc()
+    ids = (
+        sa.select(Submission.id)
+        .where(Submission.site_id == site_id, Submission.status == status)
+        .order_by(order, Submission.id.desc())
+        .limit(FACET_SCAN_LIMIT)
+        .subquery()
+    )
+    return (
+        sa.select(
+            Submission.id,
+            Submission.kind,
+            Submission.language,
+            Submission.article_external_id,
+            Result.data,
+        )
+        .join(ids, ids.c.id == Submission.id)
+        .outerjoin(Result, Result.submission_id == Submission.id)
+        .subquery()
+    )
+
+
+def _window_conditions(w: Any, flt: QueueFilter) -> Any:
+    conds: list[Any] = []
+    if flt.kind:
+        conds.append(w.c.kind == flt.kind)
+    if flt.language:
+        conds.append(w.c.language == flt.language)
+    if flt.article:
+        conds.append(w.c.article_external_id == flt.article)
+    if flt.signal:
+        conds.append(w.c.data["signals"][flt.signal]["flagged"].as_boolean().is_(True))
+    if flt.below_signal and flt.below_value is not None:
+        conds.append(w.c.data["signals"][flt.below_signal]["score"].as_float() < flt.below_value)
+    return sa.and_(sa.true(), *conds)
+
+
 def facets(session: Session, site_id: str, flt: QueueFilter) -> Facets:
-    """Count what each filter choice would show, given the other choices of `flt`."""
+    """Count what each filter choice would show, given the other choices of `flt`.
 
-    def count(f: QueueFilter) -> Count:
-        stmt = sa.select(sa.literal(1)).select_from(Submission).where(*_conditions(site_id, f))
-        if _needs_result(f):
-            stmt = stmt.join(Result, Result.submission_id == Submission.id)
-        return _capped_count(session, stmt)
+    Counts are taken over the first FACET_SCAN_LIMIT items of each status in queue order
+    (riskiest first): exact below that, a lower bound ("1000+") when the window is full.
+    """
 
-    statuses = {s: count(replace(flt, status=s)) for s in STATUSES}
-    kinds = {k: count(replace(flt, kind=k)) for k in KINDS}
-    lang_rows = session.execute(
-        sa.select(Submission.language)
-        .where(Submission.site_id == site_id, Submission.status == flt.status)
-        .where(Submission.language.is_not(None))
-        .distinct()
-        .limit(20)
-    ).scalars()
-    languages = {
-        lang: count(replace(flt, language=lang)) for lang in sorted(filter(None, lang_rows))
-    }
-    signals = {s: count(replace(flt, signal=s)) for s in SIGNALS}
+    def counted(value: int, window_rows: int) -> Count:
+        return Count(value, at_least=window_rows >= FACET_SCAN_LIMIT)
+
+    statuses: dict[str, Count] = {}
+    for status in STATUSES:
+        w = _window(site_id, status)
+        rows, matching = session.execute(
+            sa.select(
+                sa.func.count(), sa.func.count().filter(_window_conditions(w, flt))
+            ).select_from(w)
+        ).one()
+        statuses[status] = counted(int(matching), int(rows))
+
+    w = _window(site_id, flt.status)
+    languages_seen = sorted(
+        lang
+        for lang in session.execute(
+            sa.select(w.c.language).where(w.c.language.is_not(None)).distinct().limit(20)
+        ).scalars()
+        if lang
+    )
+    choices: list[tuple[str, str, QueueFilter]] = [("total", "", flt)]
+    choices += [("kind", k, replace(flt, kind=k)) for k in KINDS]
+    choices += [("language", lang, replace(flt, language=lang)) for lang in languages_seen]
+    choices += [("signal", sig, replace(flt, signal=sig)) for sig in SIGNALS]
+    row = session.execute(
+        sa.select(
+            sa.func.count(),
+            *(sa.func.count().filter(_window_conditions(w, f)) for _, _, f in choices),
+        ).select_from(w)
+    ).one()
+    window_rows, values = int(row[0]), [int(v) for v in row[1:]]
+    out: dict[str, dict[str, Count]] = {"kind": {}, "language": {}, "signal": {}}
+    total = Count(0)
+    for (group, name, _), value in zip(choices, values, strict=True):
+        if group == "total":
+            total = counted(value, window_rows)
+        else:
+            out[group][name] = counted(value, window_rows)
     return Facets(
         statuses=statuses,
-        kinds=kinds,
-        languages=languages,
-        signals=signals,
-        total=count(flt),
+        kinds=out["kind"],
+        languages=out["language"],
+        signals=out["signal"],
+        total=total,
     )
 
 
