@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -89,10 +90,32 @@ def timed(n: int, call: Callable[[int], int]) -> list[float]:
     return out
 
 
+def explain(engine: sa.Engine, session: Any, site_id: str, cursor: str | None) -> None:
+    """Print PostgreSQL's plan and timing of the page queries as the app sends them."""
+    from service.storage import queue as store
+
+    statements: list[tuple[str, Any]] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: Any) -> None:
+        statements.append((statement, params))
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    store.list_page(session, site_id, store.QueueFilter())
+    store.list_page(session, site_id, store.QueueFilter(), cursor=cursor)
+    store.facets(session, site_id, store.QueueFilter())
+    sa.event.remove(engine, "before_cursor_execute", capture)
+    for statement, params in statements:
+        if "FROM submissions" not in statement:
+            continue
+        plan = session.connection().exec_driver_sql("EXPLAIN ANALYZE " + statement, params)
+        print("\n".join(r[0] for r in plan), "\n---")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--explain", action="store_true", help="print the query plans too")
     args = parser.parse_args()
     with postgres_database() as url, tempfile.TemporaryDirectory() as tmp:
         settings = replace(
@@ -204,6 +227,8 @@ def main() -> None:
                 "  filtered: toxic       ",
                 percentiles(timed(n, query(lambda: store.list_page(session, site_id, toxic)))),
             )
+            if args.explain:
+                explain(engine, session, site_id, cursor_deep)
         print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         app.extensions["modassist"].engine.dispose()
         engine.dispose()
