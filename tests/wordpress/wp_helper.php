@@ -72,7 +72,7 @@ function modassist_comment_state( $comment_id ) {
 		'status' => wp_get_comment_status( $comment_id ),
 		'type'   => $comment->comment_type,
 		'post'   => (int) $comment->comment_post_ID,
-		'meta'   => $meta,
+		'meta'   => (object) $meta,
 	);
 }
 

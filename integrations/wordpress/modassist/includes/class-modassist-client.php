@@ -17,6 +17,16 @@ final class Modassist_Client {
 	const TIMEOUT_SECONDS = 5;
 
 	/**
+	 * Service URLs that gave no answer during this PHP request.
+	 *
+	 * One cron run may hold many sends; when the service is down or hangs, each further
+	 * attempt would wait for the timeout again, so they fail at once and wait for the next run.
+	 *
+	 * @var array<string, true>
+	 */
+	private static $unreachable = array();
+
+	/**
 	 * The service base URL without a trailing slash.
 	 *
 	 * @var string
@@ -123,8 +133,12 @@ final class Modassist_Client {
 		if ( null !== $payload ) {
 			$args['body'] = $body;
 		}
+		if ( isset( self::$unreachable[ $this->service_url ] ) ) {
+			return new WP_Error( 'modassist_unreachable', __( 'modassist gave no answer earlier in this request.', 'modassist' ) );
+		}
 		$response = wp_remote_request( $this->service_url . $path, $args );
 		if ( is_wp_error( $response ) ) {
+			self::$unreachable[ $this->service_url ] = true;
 			return $response;
 		}
 		return array(
