@@ -21,12 +21,13 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     )
     app.extensions["modassist"] = services or Services.build(settings)
 
-    from service.web import admin, api, auth, queue
+    from service.web import admin, api, auth, ops, queue
 
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(queue.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(ops.bp)
     # CSRF on every form (the signed CMS API exempt), interface language, login session.
     auth.init_app(app)
     return app
