@@ -161,6 +161,13 @@ _OPINION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "meines Erachtens",
             r"\b(?:meines\s+Erachtens|m\.\s?E\.|aus\s+meiner\s+Sicht|für\s+mich)\b",
         ),
+        # Thanks, wishes and greetings are speech acts, not statements of fact.
+        (
+            "Dank / Gruß",
+            r"\b(?:vielen\s+dank|herzlichen\s+dank|danke|herzlichen\s+glückwunsch|glückwunsch|"
+            r"(?:liebe|viele|herzliche|beste|freundliche)n?\s+grüßen?|bravo|"
+            r"thank\s+you|thanks|congratulations)\b",
+        ),
         ("finde ich", r"\b(?:finde|glaube|denke|meine|hoffe)\s+ich\b"),
         (
             "I think",
