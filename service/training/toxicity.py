@@ -286,8 +286,14 @@ def train_toxicity(
     corpora: list[Corpus] | None = None,
     use_embeddings: bool = True,
     goals: dict[str, dict[str, Any]] | None = None,
+    threshold_corpus: str | None = None,
 ) -> dict[str, Any]:
-    """Train one language's toxicity model, write it with its card, and return the card."""
+    """Train one language's toxicity model, write it with its card, and return the card.
+
+    The default threshold maximises the official metric on the out-of-fold probabilities
+    of all texts, or only of `threshold_corpus` when given (the corpus closest to the
+    product: pooled corpora with different base rates pull a pooled threshold away).
+    """
     name = f"toxicity_{language}"
     started = time.monotonic()
     lexicon: Lexicon | None = None
@@ -322,7 +328,11 @@ def train_toxicity(
     else:
         band, share, cascade = (1.0, 0.0), 0.0, model.oof_cheap_
     model.band_ = band
-    threshold, _ = common.best_threshold(y, cascade)
+    if threshold_corpus is not None:
+        chosen_on = g == threshold_corpus
+        threshold, _ = common.best_threshold(y[chosen_on], cascade[chosen_on])
+    else:
+        threshold, _ = common.best_threshold(y, cascade)
     model.threshold_ = threshold
     metrics: dict[str, Any] = {
         "method": (
@@ -331,6 +341,7 @@ def train_toxicity(
             "models' out-of-fold predictions. NOT the withheld official test sets."
         ),
         "threshold": threshold,
+        "threshold_chosen_on": threshold_corpus or "all training texts (pooled)",
         "served_cascade": evaluate(y, cascade, g, threshold),
         "cheap_only": evaluate(
             y, model.oof_cheap_, g, common.best_threshold(y, model.oof_cheap_)[0]
@@ -364,8 +375,9 @@ def train_toxicity(
             "notes": [
                 "Cross-validated figures on training data are not the official test results; "
                 "the withheld test sets were not rebuilt.",
-                "The default threshold maximises the pooled official F1 (harmonic mean of macro "
-                "precision and macro recall) of the out-of-fold cascade probabilities.",
+                "The default threshold maximises the official F1 (harmonic mean of macro "
+                "precision and macro recall) of the out-of-fold cascade probabilities of "
+                f"{threshold_corpus or 'all training texts'}.",
                 "Long texts are scored per window of sentences; the maximum counts.",
             ],
             "training_seconds": round(time.monotonic() - started, 1),
@@ -390,4 +402,7 @@ def train_german(data_dir: Path, out_dir: Path, progress: Progress) -> None:
 
 def train_english(data_dir: Path, out_dir: Path, progress: Progress) -> None:
     """Train toxicity_en."""
-    train_toxicity("en", data_dir, out_dir, progress, goals=GOALS_EN)
+    # OLID: the benchmark of the goal and, of the English sets, the closest to comments.
+    train_toxicity(
+        "en", data_dir, out_dir, progress, goals=GOALS_EN, threshold_corpus="offenseval2019_olid_en"
+    )

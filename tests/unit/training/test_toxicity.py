@@ -171,3 +171,17 @@ def test_best_threshold_separates_separable_scores() -> None:
     threshold, f1 = common.best_threshold([0, 0, 1, 1], [0.1, 0.3, 0.6, 0.9])
     assert 0.3 < threshold <= 0.6
     assert f1 == 1.0
+
+
+def test_threshold_can_be_chosen_on_one_corpus(data_dir: Path, tmp_path: Path) -> None:
+    card = train_toxicity(
+        "de",
+        data_dir,
+        tmp_path / "out",
+        lambda _m: None,
+        use_embeddings=False,
+        threshold_corpus="hasoc2019_de",
+    )
+    assert card["metrics"]["threshold_chosen_on"] == "hasoc2019_de"
+    per_corpus = card["metrics"]["served_cascade"]["hasoc2019_de"]
+    assert per_corpus["official_f1"] == per_corpus["official_f1_at_corpus_best_threshold"]
