@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from tests.support import RedisServer, free_port, postgres_database
@@ -25,6 +26,7 @@ from tests.wordpress.site import WordPressSite, missing_requirements
 
 MODASSIST = str(Path(sys.executable).with_name("modassist"))
 START_TIMEOUT_S = 90.0
+REDIS_DB = 9
 
 
 class ModassistService:
@@ -164,12 +166,16 @@ def modassist_service(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ModassistService]:
     workdir = tmp_path_factory.mktemp("modassist")
+    # Its own Redis database, emptied: no task or index entry left by other tests.
+    redis_url = redis_server.url.rsplit("/", 1)[0] + f"/{REDIS_DB}"
+    with redis.Redis.from_url(redis_url) as client:
+        client.flushdb()
     with postgres_database() as database_url:
         env = {
             **os.environ,
             "MODASSIST_DATA_DIR": str(workdir / "var"),
             "MODASSIST_DATABASE_URL": database_url,
-            "MODASSIST_REDIS_URL": redis_server.url,
+            "MODASSIST_REDIS_URL": redis_url,
             "MODASSIST_SECRET_KEY": "wordpress-test-server-key",
             "MODASSIST_PORT": str(free_port()),
             # Decisions go out at once and a failed callback is retried within seconds.
@@ -197,3 +203,5 @@ def modassist_service(
             yield service
         finally:
             service.stop()
+            with redis.Redis.from_url(redis_url) as client:
+                client.flushdb()
