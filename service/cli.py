@@ -17,6 +17,9 @@ from service.settings import Settings
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Moderation assist for newsrooms: score, serve, work and administer."""
+    from service.logging import configure
+
+    configure()
 
 
 @main.command()

@@ -104,6 +104,14 @@ def _frames(tb: Any) -> str:
     return " <- ".join(f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno}" for f in reversed(frames))
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever sys.stderr is at the time (test runners swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def configure(stream: Any = None) -> logging.Handler:
     """Send every log record to one JSON handler on stderr (or `stream`); return it."""
     with _lock:
@@ -111,7 +119,7 @@ def configure(stream: Any = None) -> logging.Handler:
         for handler in root.handlers:
             if handler.get_name() == _HANDLER_NAME:
                 return handler
-        handler = logging.StreamHandler(stream or sys.stderr)
+        handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
         handler.set_name(_HANDLER_NAME)
         if os.environ.get("MODASSIST_LOG_FORMAT", "json").lower() == "text":
             handler.setFormatter(

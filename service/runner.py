@@ -63,6 +63,9 @@ def gunicorn_argv(settings: Settings, host: str, workers: int, extra: Sequence[s
         "-",
         # The control socket defaults to one path per user: two servers would share it.
         "--no-control-socket",
+        # JSON log lines like the worker's and the CLI's (service.logging).
+        "--config",
+        "python:service.gunicorn_config",
         *extra,
         "service.web:create_app()",
     ]

@@ -58,10 +58,20 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         enable_utc=True,
     )
+    from celery.signals import setup_logging
+
+    # Celery leaves logging alone when this signal has a receiver: JSON lines with task ids.
+    setup_logging.connect(_configure_logging, weak=False)
     from worker import tasks
 
     tasks.register(app, settings)
     return app
+
+
+def _configure_logging(**_kwargs: object) -> None:
+    from service.logging import configure
+
+    configure()
 
 
 app = make_celery(Settings.from_env())
