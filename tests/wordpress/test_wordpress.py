@@ -131,6 +131,7 @@ def test_approved_comment_is_published(
     body = scored(modassist_service, submission_id)
     assert body["external_id"] == f"wp-comment-{comment_id}"
     assert wordpress_site.comment(comment_id)["status"] == "unapproved"
+    assert "jeden Morgen zur Arbeit" not in requests.get(article["url"], timeout=30).text
 
     decided = api(
         modassist_service,
@@ -142,6 +143,7 @@ def test_approved_comment_is_published(
     state = comment_status(wordpress_site, comment_id, "approved")
     assert state["meta"]["_modassist_decision"] == "approved"
     assert state["meta"]["_modassist_decided_via"] == "callback"
+    assert "jeden Morgen zur Arbeit" in requests.get(article["url"], timeout=30).text
 
     column = wordpress_site.helper("column", id=comment_id)["html"]
     assert f"{modassist_service.url}/queue/{submission_id}" in column
