@@ -52,6 +52,7 @@ from service.storage.models import (
 )
 from service.storage.site_config import site_config
 from worker import cms_client
+from worker import rules as site_rules
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +215,11 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
         result.priority,
         ",".join(name for name, s in result.signals.items() if s.flagged) or "-",
     )
+    # A separate step after scoring: the site's rules (auto-approve, low priority, ...).
+    try:
+        site_rules.apply_rules(rt.sessions, rt.dispatcher, submission_id, rt.now)
+    except Exception:
+        log.exception("rules: submission %s left open for a human", submission_id)
     return ScoreOutcome("scored")
 
 

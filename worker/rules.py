@@ -1,0 +1,77 @@
+"""Apply a site's rules to a just-scored submission (a separate step after scoring).
+
+An auto-approve (or, when the admin allowed it, auto-reject) rule decides the item through
+`decisions.record_decision` with actor "rule:<name>", so it is audited, snapshotted and
+called back like a moderator's decision; a low-priority rule lowers the item's priority.
+A failure here never undoes the score: the item simply stays open for a human.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.dispatch import Dispatcher
+from service.storage import decisions
+from service.storage.models import SCORED, Submission
+from service.storage.site_rules import RuleError, evaluate, rules_of
+
+log = logging.getLogger(__name__)
+
+
+def apply_rules(
+    sessions: sessionmaker[Session],
+    dispatcher: Dispatcher,
+    submission_id: str,
+    now: Callable[[], datetime],
+) -> str | None:
+    """Apply the site's rules to a scored submission; return the decision taken, if any."""
+    with sessions() as session:
+        row = session.get(Submission, submission_id)
+        if row is None or row.status != SCORED or row.result is None:
+            return None
+        try:
+            rules, allow_reject = rules_of(row.site.settings)
+        except RuleError:
+            log.warning("rules: site %s has unusable rules, none applied", row.site_id)
+            return None
+        if not rules:
+            return None
+        outcome = evaluate(
+            rules, row.result.data.get("signals") or {}, allow_auto_reject=allow_reject
+        )
+        if outcome.decision is None:
+            cap = outcome.priority_cap
+            if cap is not None and (row.priority or 0.0) > cap:
+                session.execute(
+                    update(Submission)
+                    .where(Submission.id == submission_id, Submission.status == SCORED)
+                    .values(priority=cap)
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+                log.info("rules: submission %s set to low priority", submission_id)
+            return None
+        try:
+            decision = decisions.record_decision(
+                session,
+                row,
+                outcome.decision,
+                None,
+                actor=f"rule:{outcome.rule}",
+                now=now(),
+            )
+        except decisions.AlreadyDecided:
+            session.rollback()
+            return None
+        delivery = decisions.delivery_of(session, decision)
+        delivery_id = delivery.id if delivery is not None else None
+        session.commit()
+    if delivery_id is not None:
+        dispatcher.enqueue_delivery(delivery_id)
+    log.info("rules: submission %s %s by rule", submission_id, outcome.decision)
+    return outcome.decision
