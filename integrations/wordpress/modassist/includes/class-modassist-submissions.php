@@ -17,10 +17,10 @@ defined( 'ABSPATH' ) || exit;
  */
 final class Modassist_Submissions {
 
-	const SEND_HOOK     = 'modassist_send_submission';
-	const RETRY_HOOK    = 'modassist_retry';
+	const SEND_HOOK      = 'modassist_send_submission';
+	const RETRY_HOOK     = 'modassist_retry';
 	const RETRY_SCHEDULE = 'modassist_retry_interval';
-	const LETTER_TYPE   = 'modassist_letter';
+	const LETTER_TYPE    = 'modassist_letter';
 
 	const META_STATE       = '_modassist_state';
 	const META_KIND        = '_modassist_kind';
@@ -73,6 +73,7 @@ final class Modassist_Submissions {
 	public static function deactivate() {
 		wp_clear_scheduled_hook( self::RETRY_HOOK );
 		wp_unschedule_hook( self::SEND_HOOK );
+		wp_unschedule_hook( Modassist_Articles::SEND_HOOK );
 	}
 
 	/**
