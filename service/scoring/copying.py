@@ -185,11 +185,50 @@ def align(text_words: Sequence[Word], source_words: Sequence[Word]) -> list[Pass
                 best[4].update(range(i, i + ANCHOR_WORDS))
     closed.extend(chains)
     passages = [
-        Passage(c[0], c[2] + ANCHOR_WORDS - 1, c[1], c[3] + ANCHOR_WORDS - 1, len(c[4]))
+        _extend(
+            Passage(c[0], c[2] + ANCHOR_WORDS - 1, c[1], c[3] + ANCHOR_WORDS - 1, len(c[4])),
+            text_words,
+            source_words,
+        )
         for c in closed
         if len(c[4]) >= MIN_PASSAGE_WORDS
     ]
     return _drop_nested(sorted(passages, key=lambda p: (p.first, -p.last)))
+
+
+def _extend(p: Passage, text: Sequence[Word], source: Sequence[Word]) -> Passage:
+    """Grow a passage over equal words at its ends, across single swapped words.
+
+    An edit near a paragraph's start or end leaves fewer than three equal words there,
+    so no anchor: "Der Landrat [verteidigte → rechtfertigte] die Entscheidung" would
+    otherwise start at "die".
+    """
+
+    def same(i: int, j: int) -> bool:
+        return 0 <= i < len(text) and 0 <= j < len(source) and text[i].norm == source[j].norm
+
+    first, source_first, last, source_last, extra = (
+        p.first,
+        p.source_first,
+        p.last,
+        p.source_last,
+        0,
+    )
+    while True:
+        if same(first - 1, source_first - 1):
+            first, source_first, extra = first - 1, source_first - 1, extra + 1
+        elif same(first - 2, source_first - 2):
+            first, source_first, extra = first - 2, source_first - 2, extra + 1
+        else:
+            break
+    while True:
+        if same(last + 1, source_last + 1):
+            last, source_last, extra = last + 1, source_last + 1, extra + 1
+        elif same(last + 2, source_last + 2):
+            last, source_last, extra = last + 2, source_last + 2, extra + 1
+        else:
+            break
+    return Passage(first, last, source_first, source_last, p.matched + extra)
 
 
 def _drop_nested(passages: list[Passage]) -> list[Passage]:

@@ -64,6 +64,17 @@ def test_copy_with_inserted_adjectives_and_a_substitution_is_one_passage() -> No
     assert score >= DEFAULT_THRESHOLD
 
 
+def test_swapped_word_near_the_start_or_end_stays_inside_the_passage() -> None:
+    edited = (
+        PARAGRAPHS[2]
+        .replace("Nach Angaben der", "Nach Auskunft der")
+        .replace("Bahnhof, Klinikum und Gewerbegebiet", "Bahnhof, Klinikum und Industriegebiet")
+    )
+    text = f"{OWN}\n{edited}\n{OWN}"
+    _, spans = run(Submission("s", text, kind="letter"), (ARTICLE,))
+    assert [text[s.start : s.end] for s in spans] == [edited.rstrip(".")]
+
+
 def test_reordered_paragraphs_give_one_span_each() -> None:
     text = f"{PARAGRAPHS[3]}\n{OWN}\n{PARAGRAPHS[0]}"
     _, spans = run(Submission("s", text, kind="letter"), (ARTICLE,))
