@@ -190,11 +190,14 @@ def test_rejected_comment_ends_in_spam(
     submission_id = sent_comment(wordpress_site, comment_id)["meta"]["_modassist_id"]
     body = scored(modassist_service, submission_id)
 
-    # The next cron run fetches the result, so the comments screen shows what modassist
-    # found before anybody decided: status, priority and one line per top flagged signal.
-    wordpress_site.run_cron()
-    column = wordpress_site.helper("column", id=comment_id)["html"]
-    assert "scored, awaiting decision" in column
+    # The recurring cron event fetches the result, so the comments screen shows what
+    # modassist found before anybody decided: status, priority, the top flagged signals.
+    def refreshed() -> str | None:
+        wordpress_site.run_cron()
+        html: str = wordpress_site.helper("column", id=comment_id)["html"]
+        return html if "scored, awaiting decision" in html else None
+
+    column = wait_for(refreshed, "the comments column to show the result", timeout_s=30)
     shown = re.search(r"Priority (\d+\.\d\d)", column)
     assert shown, column
     assert abs(float(shown.group(1)) - body["result"]["priority"]) <= 0.005 + 1e-9
