@@ -141,8 +141,13 @@ def reason_templates(site: Site, locale: str) -> list[tuple[str, str]]:
     return out
 
 
-def compose_reason(site: Site, locale: str, template_id: str, free_text: str) -> str | None:
-    """Join the chosen template and the free text into the reason sent to the CMS."""
+def compose_reason(
+    site: Site, locale: str, template_id: str, free_text: str, decision: str = APPROVED
+) -> str | None:
+    """Join the chosen template and the free text into the reason sent to the CMS.
+
+    A rejection needs a reason: the newspaper tells the reader why.
+    """
     parts = []
     if template_id:
         found = dict(reason_templates(site, locale)).get(template_id)
@@ -154,6 +159,8 @@ def compose_reason(site: Site, locale: str, template_id: str, free_text: str) ->
         abort(400, gettext("The reason is too long."))
     if free_text:
         parts.append(free_text)
+    if decision == REJECTED and not parts:
+        abort(400, gettext("A rejection needs a reason: choose one or write one."))
     return " – ".join(parts) or None
 
 
@@ -446,6 +453,7 @@ def decide(submission_id: str) -> ResponseReturnValue:
             user.locale,
             request.form.get("template", ""),
             request.form.get("reason", ""),
+            decision,
         )
         try:
             decision_id, delivery_id = _decide_one(db, sub, user, decision, reason)
@@ -570,10 +578,16 @@ def bulk() -> ResponseReturnValue:
         if not subs:
             flash(gettext("No open items to decide."), "error")
             return redirect(_back_form()), 303
+        confirmed = bool(request.form.get("confirm"))
+        # The reason of a bulk rejection may still be chosen on the confirmation page.
         reason = compose_reason(
-            site, user.locale, request.form.get("template", ""), request.form.get("reason", "")
+            site,
+            user.locale,
+            request.form.get("template", ""),
+            request.form.get("reason", ""),
+            decision if confirmed else APPROVED,
         )
-        if not request.form.get("confirm"):
+        if not confirmed:
             return render_template(
                 "confirm.html",
                 count=len(subs),
@@ -582,6 +596,8 @@ def bulk() -> ResponseReturnValue:
                 form=request.form,
                 ids=[s.id for s in subs],
                 capped=len(ids) >= store.BULK_LIMIT,
+                templates=reason_templates(site, user.locale),
+                chosen_template=request.form.get("template", ""),
                 bulk_limit=store.BULK_LIMIT,
                 back=_back_form(),
             )

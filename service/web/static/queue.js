@@ -86,6 +86,7 @@
     decideForm.addEventListener("keydown", function (ev) {
       if (ev.key === "Enter" && ev.target.name === "template") {
         ev.preventDefault();
+        ev.target.checked = true;  // Enter on the focused reason means this reason
         decideForm.requestSubmit(document.getElementById("reject"));
       }
       if (ev.key === "Enter" && ev.target.id === "reason-text" && !ev.shiftKey && decideForm.classList.contains("rejecting")) {

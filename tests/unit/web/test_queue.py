@@ -253,3 +253,30 @@ def test_long_passages_are_listed_not_painted(
     assert html.count("<mark") == 1
     head = "Sehr viel Text. Sehr viel Text. Sehr viel"
     assert f"characters 16–{len(text)}, from “{head}…”: zu lang" in html
+
+
+def test_a_rejection_needs_a_reason_single_and_bulk(
+    client: FlaskClient, world: dict[str, str], db_session: Session
+) -> None:
+    login(client, "anna@example.org")
+    token = csrf(client, f"/queue/items/{world['calm']}")
+    refused = client.post(
+        f"/queue/items/{world['calm']}/decide",
+        data={"decision": "rejected", "csrf_token": token},
+    )
+    assert refused.status_code == 400 and "needs a reason" in refused.get_data(as_text=True)
+    form = {
+        "site": world["tagblatt"],
+        "scope": "selection",
+        "ids": [world["calm"], world["calm2"]],
+        "decision": "rejected",
+        "csrf_token": token,
+    }
+    confirm = client.post("/queue/bulk", data=form).get_data(as_text=True)
+    assert "Reject 2 items?" in confirm and 'name="template" value="offtopic"' in confirm
+    assert client.post("/queue/bulk", data={**form, "confirm": "2"}).status_code == 400
+    assert db_session.execute(sa.select(sa.func.count()).select_from(Decision)).scalar_one() == 0
+    done = client.post("/queue/bulk", data={**form, "confirm": "2", "template": "offtopic"})
+    assert done.status_code == 303
+    reasons = db_session.execute(sa.select(Decision.reason)).scalars().all()
+    assert reasons == ["Off topic", "Off topic"]
