@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +103,7 @@ class LinearTextScorer:
         coef = np.asarray(model.coef_[0], dtype=np.float64)
         self.intercept = float(model.intercept_[0])
         self.vectorizers: list[tuple[Any, dict[str, tuple[float, float]], bool]] = []
+        self.analyzer_params: list[tuple[Any, ...]] = []
         offset = 0
         self.cue_keep: list[int] = []
         self.cue_mean = np.zeros(0)
@@ -114,6 +117,12 @@ class LinearTextScorer:
                     for term, i in step.vocabulary_.items()
                 }
                 self.vectorizers.append((step.build_analyzer(), weights, bool(step.sublinear_tf)))
+                params = step.get_params()
+                self.analyzer_params.append(
+                    tuple(
+                        params[k] for k in ("analyzer", "ngram_range", "lowercase", "token_pattern")
+                    )
+                )
             else:
                 counter, scaler = step.named_steps["count"], step.named_steps["scale"]
                 names = counter._names()
@@ -125,13 +134,26 @@ class LinearTextScorer:
                 )
             offset += width
 
+    def counts(self, text: str) -> list[Counter[str]]:
+        """Return the n-gram counts of a text, one Counter per vectorizer."""
+        return [Counter(analyzer(text)) for analyzer, _weights, _sublinear in self.vectorizers]
+
+    def same_analyzers(self, other: LinearTextScorer) -> bool:
+        """Return whether `counts` of this scorer can be fed to `other` (same n-gram setup)."""
+        return self.analyzer_params == other.analyzer_params
+
     def proba(self, text: str, cue_values: list[float]) -> float:
         """Return the probability for one text, given its `cues.features` values."""
+        return self.proba_counts(self.counts(text), cue_values)
+
+    def proba_counts(self, counts: list[Counter[str]], cue_values: list[float]) -> float:
+        """Return the probability from precomputed n-gram counts and cue values."""
         z = self.intercept
-        for analyzer, weights, sublinear in self.vectorizers:
+        for (_analyzer, weights, sublinear), grams in zip(self.vectorizers, counts, strict=True):
             dot = norm = 0.0
-            for gram, count in Counter(analyzer(text)).items():
-                entry = weights.get(gram)
+            get = weights.get
+            for gram, count in grams.items():
+                entry = get(gram)
                 if entry is None:
                     continue
                 idf, w = entry
@@ -198,6 +220,8 @@ class LoadedModel:
     threshold: float
     version: str
     thresholds: Thresholds = Thresholds()
+    #: Whether both scorers count n-grams the same way, so counts can be shared.
+    shared: bool = False
 
 
 @cache
@@ -211,6 +235,7 @@ def _compiled(models: Path, name: str) -> LoadedModel:
         float(card.get("default_threshold", 0.5)),
         str(card.get("version")),
         Thresholds(sentence_threshold, sentence_threshold * EVIDENCE_FACTOR),
+        document.same_analyzers(sentence),
     )
 
 
@@ -273,6 +298,7 @@ def type_sentences(
     bounds: list[tuple[int, int]],
     scorer: LinearTextScorer | None,
     thresholds: Thresholds = Thresholds(),
+    counts: Callable[[int], list[Counter[str]]] | None = None,
 ) -> Typed:
     """Type each sentence of `text` (rules first, the sentence model for what they leave open).
 
@@ -287,7 +313,9 @@ def type_sentences(
         proba: float | None = None
         if _needs_model(cue):
             words = text[start:end]
-            if scorer is not None:
+            if scorer is not None and counts is not None:
+                proba = scorer.proba_counts(counts(len(typed)), cues.features_from(words, [cue]))
+            elif scorer is not None:
                 proba = scorer.proba(words, cues.features_from(words, [cue]))
             else:
                 # No model for this language: evidence alone decides.
@@ -303,6 +331,41 @@ def type_sentences(
         typed.append(current)
         previous = current
     return Typed(typed, found, unsourced_score, claim_score)
+
+
+def _score(text: str, bounds: list[tuple[int, int]], entry: LoadedModel) -> tuple[Typed, float]:
+    """Type the sentences and score the document, counting each sentence's n-grams once.
+
+    Character n-grams (per whitespace-separated word) of the whole text are the sum of
+    its sentences' (sentences cover every non-space character); word n-grams are counted
+    on the whole text again, since bigrams run across sentence ends.
+    """
+    if not bounds:
+        return type_sentences(text, bounds, entry.sentence, entry.thresholds), 0.0
+    if not entry.shared:
+        typed = type_sentences(text, bounds, entry.sentence, entry.thresholds)
+        return typed, entry.document.proba(text, cues.features_from(text, typed.found))
+    document = entry.document
+    char = [k for k, params in enumerate(document.analyzer_params) if params[0] == "char_wb"]
+    grams = [[document.vectorizers[k][0](text[s:e]) for k in char] for s, e in bounds]
+
+    def per_sentence(i: int) -> list[Counter[str]]:
+        start, end = bounds[i]
+        counted = iter(Counter(g) for g in grams[i])
+        return [
+            next(counted) if k in char else Counter(analyzer(text[start:end]))
+            for k, (analyzer, _w, _s) in enumerate(document.vectorizers)
+        ]
+
+    typed = type_sentences(text, bounds, entry.sentence, entry.thresholds, per_sentence)
+    whole: list[Counter[str]] = []
+    for k, (analyzer, _weights, _sublinear) in enumerate(document.vectorizers):
+        if k in char:
+            position = char.index(k)
+            whole.append(Counter(chain.from_iterable(g[position] for g in grams)))
+        else:
+            whole.append(Counter(analyzer(text)))
+    return typed, entry.document.proba_counts(whole, cues.features_from(text, typed.found))
 
 
 class ClaimsPhase:
@@ -321,10 +384,7 @@ class ClaimsPhase:
         bounds = [(s.start, s.end) for s in doc.sentences] if doc.sentences else split(text)
         entry = self.models.get(doc.language)
         if entry is not None:
-            typed = type_sentences(text, bounds, entry.sentence, entry.thresholds)
-            doc_proba = (
-                entry.document.proba(text, cues.features_from(text, typed.found)) if bounds else 0.0
-            )
+            typed, doc_proba = _score(text, bounds, entry)
             threshold, version = entry.threshold, entry.version
         else:
             typed = type_sentences(text, bounds, None)

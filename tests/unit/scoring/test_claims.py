@@ -166,3 +166,21 @@ def test_the_hand_labelled_evaluation_set_is_typed_mostly_right(
     # Recall per type; the benchmark prints precision and recall in full.
     for claim_type, n in total.items():
         assert correct[claim_type] / n >= 0.75, claim_type
+
+
+def test_shared_n_gram_counts_give_the_same_scores_as_counting_twice() -> None:
+    entry = claims._compiled(ARTIFACTS_DIR, "claims_de")
+    assert entry.shared
+    for text in (
+        SEED_LETTER.read_text(encoding="utf-8"),
+        "Die Stadt hat 2019 rund 400 Wohnungen gebaut.\n\nIch finde das gut.  Wirklich!",
+    ):
+        bounds = split(text)
+        typed, doc_proba = claims._score(text, bounds, entry)
+        expected = entry.document.proba(text, cues.features_from(text, typed.found))
+        assert doc_proba == pytest.approx(expected, abs=1e-12)
+        for sentence, found in zip(typed.sentences, typed.found, strict=True):
+            if sentence.score is not None:
+                words = text[sentence.start : sentence.end]
+                alone = entry.sentence.proba(words, cues.features_from(words, [found]))
+                assert sentence.score == pytest.approx(alone, abs=1e-12)
