@@ -41,6 +41,9 @@ MIN_CLAIM_WORDS = 4
 SENTENCE_THRESHOLD = 0.5
 #: Lower bar when the sentence carries checkable evidence (a number, date or amount).
 EVIDENCE_THRESHOLD = 0.25
+#: What a vaguely sourced sentence adds to `unsourced_claims`: it ranks the text up, but a
+#: claim that points at "Experten" or "Berichte" alone does not flag it.
+VAGUE_UNSOURCED = 0.4
 #: The evidence bar as a share of the sentence bar when the card sets the sentence bar.
 EVIDENCE_FACTOR = 0.5
 
@@ -265,17 +268,17 @@ def classify(
     """Return (claim type, source, unsourced score) of a sentence from its cues and model.
 
     The unsourced score is in [0, 1] with 0.5 at the decision boundary; it is 0 for
-    sentences that name a source, point at one, or hedge.
+    sentences that name a source or hedge, and VAGUE_UNSOURCED for vague ones.
     """
     if found.attributed:
         return "attributed", found.source, 0.0
     if found.vague:
-        return "vague", None, 0.0
+        return "vague", None, VAGUE_UNSOURCED
     if found.reported and previous is not None and previous.claim == "attributed":
         # Reported speech that goes on after an attributed sentence keeps its source.
         return "attributed", previous.source, 0.0
     if found.reported and not (found.opinion or found.question):
-        return "vague", None, 0.0
+        return "vague", None, VAGUE_UNSOURCED
     if found.opinion or found.question or found.hedged or found.words < MIN_CLAIM_WORDS:
         return "none", None, 0.0
     boundary = thresholds.evidence if found.evidence else thresholds.sentence

@@ -184,3 +184,12 @@ def test_shared_n_gram_counts_give_the_same_scores_as_counting_twice() -> None:
                 words = text[sentence.start : sentence.end]
                 alone = entry.sentence.proba(words, cues.features_from(words, [found]))
                 assert sentence.score == pytest.approx(alone, abs=1e-12)
+
+
+def test_a_vague_source_ranks_but_does_not_flag_unsourced_claims(
+    phase: claims.ClaimsPhase,
+) -> None:
+    _, vague = typed(phase, "Angeblich hat der Verein schon einen neuen Trainer.")
+    _, sourced = typed(phase, "Laut dem Verein hat er schon einen neuen Trainer.")
+    assert 0.0 < vague.scores["unsourced_claims"] < 0.5
+    assert sourced.scores["unsourced_claims"] == 0.0
