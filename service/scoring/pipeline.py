@@ -7,7 +7,9 @@ spans and reasons that produced it. The order matters and is commented below.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from service.scoring import (
@@ -26,6 +28,9 @@ from service.scoring.document import Builder, Doc
 from service.scoring.types import SIGNALS, Reference, Result, SiteConfig, Submission
 
 MODEL_VERSION = "2026.11.1"
+
+#: A str holds a surrogate code point only when it is lone (a JSON escape like "\\ud800").
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 Phase = Callable[[Doc, Builder], None]
 PhaseFactory = Callable[[Path], Phase]
@@ -63,7 +68,7 @@ class Scorer:
         references: Sequence[Reference] = (),
     ) -> Result:
         config = config if config is not None else SiteConfig()
-        doc = Doc(submission=submission, config=config, references=tuple(references))
+        doc = Doc(submission=_encodable(submission), config=config, references=tuple(references))
         out = Builder()
         for _name, phase in self.phases:
             phase(doc, out)
@@ -84,3 +89,18 @@ class Scorer:
             sentences=tuple(doc.sentences),
             notes=tuple(out.notes),
         )
+
+
+def _encodable(submission: Submission) -> Submission:
+    """Replace lone surrogates by U+FFFD, one code point for one, so offsets stay the same.
+
+    They cannot be encoded as UTF-8, which the models' tokenizers do; found by
+    tests/unit/scoring/test_hostile_text.py.
+    """
+    fields = ("text", "title", "author_name", "author_location")
+    changed = {
+        name: _LONE_SURROGATE.sub("\ufffd", value)
+        for name in fields
+        if isinstance(value := getattr(submission, name), str) and _LONE_SURROGATE.search(value)
+    }
+    return replace(submission, **changed) if changed else submission
