@@ -97,10 +97,17 @@ def _encodable(submission: Submission) -> Submission:
     They cannot be encoded as UTF-8, which the models' tokenizers do; found by
     tests/unit/scoring/test_hostile_text.py.
     """
-    fields = ("text", "title", "author_name", "author_location")
-    changed = {
-        name: _LONE_SURROGATE.sub("\ufffd", value)
-        for name in fields
-        if isinstance(value := getattr(submission, name), str) and _LONE_SURROGATE.search(value)
-    }
-    return replace(submission, **changed) if changed else submission
+
+    def clean(value: str | None) -> str | None:
+        return None if value is None else _LONE_SURROGATE.sub("\ufffd", value)
+
+    parts = (submission.text, submission.title, submission.author_name, submission.author_location)
+    if not any(part and _LONE_SURROGATE.search(part) for part in parts):
+        return submission
+    return replace(
+        submission,
+        text=_LONE_SURROGATE.sub("\ufffd", submission.text),
+        title=clean(submission.title),
+        author_name=clean(submission.author_name),
+        author_location=clean(submission.author_location),
+    )
