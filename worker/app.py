@@ -44,8 +44,9 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=SCORING_QUEUE,
         task_routes={
             SCORE_SUBMISSION: {"queue": SCORING_QUEUE},
-            SWEEP: {"queue": SCORING_QUEUE},
             DELIVER_CALLBACK: {"queue": DELIVERY_QUEUE},
+            # The sweep rides the short queue: a scoring backlog must not delay it.
+            SWEEP: {"queue": DELIVERY_QUEUE},
         },
         beat_schedule={
             "sweep": {

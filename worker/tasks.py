@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.dispatch import (
     DELIVER_CALLBACK,
     SCORE_SUBMISSION,
+    SCORING_QUEUE,
     SWEEP,
     Dispatcher,
     Sender,
@@ -535,8 +536,10 @@ def register(app: Any, settings: Settings) -> None:
 
     @worker_process_init.connect(weak=False)  # type: ignore[untyped-decorator]
     def _warm_up(**_kwargs: Any) -> None:
-        # Each forked pool process loads the models before its first task.
-        current().scorer()
+        # Each pool process loads the models before its first task; a worker that only
+        # delivers callbacks (-Q delivery) never needs them.
+        if SCORING_QUEUE in app.amqp.queues.consume_from:
+            current().scorer()
 
     @app.task(name=SCORE_SUBMISSION, bind=True, max_retries=None, soft_time_limit=120, shared=False)  # type: ignore[untyped-decorator]
     def score_task(self: Any, submission_id: str) -> str:
