@@ -1,0 +1,199 @@
+"""The admin pages in a real browser (Debian chromium, headless).
+
+An admin previews a stricter toxicity threshold on the paper's decided items (figures and
+chart), saves it, adds a word-list entry and checks it in the test box; a new submission
+scored by the worker's own task then carries the new threshold and shows the new term
+highlighted in the moderators' item view. A moderator is refused the admin pages.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from service.dispatch import Dispatcher
+from service.settings import Settings
+from service.storage import decisions, migrate
+from service.storage.db import make_engine, make_session_factory
+from service.storage.models import Site, Submission, utcnow
+from service.storage.submissions import SubmissionIn, ingest
+from service.web import create_app
+from tests.conftest import TEST_SECRET_KEY
+from tests.queue_support import PASSWORD, add_submission, make_site, make_user, result_data
+from tests.support import RedisServer, free_port, postgres_database
+from worker.tasks import Runtime, score_submission
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+# (toxicity score, decision) of the paper's history.
+HISTORY = [(0.9, "rejected"), (0.8, "rejected"), (0.7, "approved"), (0.6, "rejected")] + [
+    (0.05 * n, "approved") for n in range(1, 9)
+]
+NEW_TERM = "Schmierfink"
+
+
+@dataclass
+class Paper:
+    url: str
+    settings: Settings
+    sessions: Any
+    site_id: str
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paper]:
+    redis = RedisServer(tmp_path_factory.mktemp("redis-admin"))
+    redis.start()
+    server: BaseWSGIServer | None = None
+    try:
+        with postgres_database() as url:
+            settings = replace(
+                Settings.from_env(
+                    {
+                        "MODASSIST_DATABASE_URL": url,
+                        "MODASSIST_REDIS_URL": redis.url,
+                        "MODASSIST_DATA_DIR": str(tmp_path_factory.mktemp("var")),
+                    }
+                ),
+                secret_key=TEST_SECRET_KEY,
+            )
+            migrate.upgrade(settings)
+            engine = make_engine(settings)
+            sessions = make_session_factory(engine)
+            with sessions() as session:
+                site = make_site(session, "Tagblatt", callback_url=None)
+                make_user(session, site, "admin@example.org", role="admin")
+                make_user(session, site, "mod@example.org")
+                at = utcnow() - timedelta(hours=1)
+                for n, (score, verdict) in enumerate(HISTORY):
+                    sub = add_submission(
+                        session,
+                        site,
+                        f"h{n}",
+                        f"Früherer Kommentar {n}",
+                        data=result_data("x", {"toxicity": score}),
+                    )
+                    decisions.record_decision(
+                        session, sub, verdict, None, actor="t", now=at + timedelta(seconds=n)
+                    )
+                session.commit()
+                site_id = site.id
+            app = create_app(settings)
+            server = make_server("127.0.0.1", free_port(), app, threaded=True)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            yield Paper(f"http://127.0.0.1:{server.server_port}", settings, sessions, site_id)
+            server.shutdown()
+            server = None
+            app.extensions["modassist"].engine.dispose()
+            engine.dispose()
+    finally:
+        if server is not None:
+            server.shutdown()
+        redis.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _login(page: Page, base: str, email: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/queue/**")
+
+
+def test_admin_previews_saves_threshold_and_word_list_acts_on_new_submission(
+    paper: Paper, browser: Browser
+) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
+    _login(page, paper.url, "admin@example.org")
+    page.get_by_role("link", name="Admin").click()
+    page.wait_for_url(f"**/admin/{paper.site_id}/")
+
+    # No save button before a preview.
+    assert page.get_by_role("button", name="Save thresholds").count() == 0
+    page.fill("#t_toxicity", "0.75")
+    page.get_by_role("button", name="Preview").click()
+    page.wait_for_load_state("load")
+    new_row = page.locator('tr[data-row="new"]').inner_text()
+    # At 0.75: 2 of 12 flagged, both rejected (precision 100 %), 2 of 3 rejected found.
+    assert re.findall(r"[\d.]+ %", new_row) == ["16.7 %", "100.0 %", "66.7 %"]
+    chart = page.locator("figure svg")
+    assert chart.count() == 1 and "recall" in (chart.locator("desc").text_content() or "")
+    assert page.get_by_text("Früherer Kommentar 2").is_visible()  # 0.7, approved, moves
+    assert page.locator("#t_toxicity").input_value() == "0.75"
+    page.get_by_role("button", name="Save thresholds").click()
+    page.wait_for_url(f"**/admin/{paper.site_id}/")
+    with paper.sessions() as session:
+        site = session.get(Site, paper.site_id)
+        assert site.settings["thresholds"]["toxicity"] == 0.75
+
+    # A word-list entry: test it on a sample, then add it.
+    page.get_by_role("link", name="Word list").click()
+    page.fill("#new-term", NEW_TERM)
+    page.fill("#sample", f"So ein {NEW_TERM.upper()}! Und nochmal Schmier-fink.")
+    page.get_by_role("button", name="Test").click()
+    page.wait_for_load_state("load")
+    marks = page.locator("#test-result mark")
+    assert marks.count() == 2 and marks.first.inner_text() == NEW_TERM.upper()
+    assert page.locator("#new-term").input_value() == NEW_TERM  # kept for adding
+    page.get_by_role("button", name="Add").click()
+    page.wait_for_load_state("load")
+    assert page.locator("#entry-0-term").input_value() == NEW_TERM
+
+    # A new submission arrives and the worker scores it: the new settings act at once.
+    with paper.sessions() as session:
+        site = session.get(Site, paper.site_id)
+        row, _ = ingest(
+            session,
+            site,
+            SubmissionIn(
+                external_id="new-1", text=f"Der Autor ist ein {NEW_TERM}.", kind="comment"
+            ),
+        )
+        session.commit()
+        new_id = row.id
+    runtime = Runtime(paper.settings, paper.sessions, Dispatcher(lambda *a: None), now=utcnow)
+    assert score_submission(runtime, new_id).outcome == "scored"
+    with paper.sessions() as session:
+        sub = session.get(Submission, new_id)
+        assert sub is not None and sub.result is not None
+        assert sub.result.data["signals"]["toxicity"]["threshold"] == 0.75
+    page.goto(f"{paper.url}/queue/items/{new_id}")
+    highlighted = page.locator("#item-text mark.span")
+    assert any(NEW_TERM in text for text in highlighted.all_inner_texts())
+    page.close()
+
+
+def test_moderator_is_refused(paper: Paper, browser: Browser) -> None:
+    page = browser.new_page(locale="en-US")
+    _login(page, paper.url, "mod@example.org")
+    assert page.get_by_role("link", name="Admin").count() == 0
+    answer = page.goto(f"{paper.url}/admin/{paper.site_id}/")
+    assert answer is not None and answer.status == 404
+    assert page.locator("#t_toxicity").count() == 0
+    page.close()
