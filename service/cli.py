@@ -11,6 +11,7 @@ from typing import IO, Any
 import click
 
 from service import cli_admin
+from service.demo_queue import demo_queue
 from service.settings import Settings
 
 
@@ -208,6 +209,7 @@ def copyindex_rebuild() -> None:
 # `sites create`, `users create` and `sign` (service/cli_admin.py).
 for _command in cli_admin.COMMANDS:
     main.add_command(_command)
+main.add_command(demo_queue)  # fills a site's queue with real comments (service/demo_queue.py)
 
 
 if __name__ == "__main__":
