@@ -136,13 +136,15 @@ def processes() -> Iterator[Processes]:
 def wait_until(processes: Processes) -> Callable[..., Any]:
     """Poll `predicate` until it returns something truthy; fail with the process logs."""
 
-    def wait(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
+    def wait(
+        predicate: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.2
+    ) -> Any:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             value = predicate()
             if value:
                 return value
-            time.sleep(0.2)
+            time.sleep(interval_s)
         pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}\n{processes.logs()}")
 
     return wait
