@@ -343,3 +343,14 @@ def test_audit_log_filters_pages_and_exports(
     assert all(r["action"].startswith("site.corpus") for r in rows)
     # 8 decisions + 1 site creation + 3 group changes = 12 events; pages of 50 need no next.
     assert 'rel="next"' not in everything
+
+
+def test_pages_in_german(client: FlaskClient, paper: dict[str, str], db_session: Session) -> None:
+    site = _site(db_session, paper["site"])
+    make_user(db_session, site, "admin-de@example.org", role="admin", locale="de")
+    assert login(client, "admin-de@example.org") == 302
+    page = client.get(f"/admin/{site.id}/").get_data(as_text=True)
+    assert "Einstellungen von Tagblatt" in page and "Regeln je Wertebereich" in page
+    words = client.get(f"/admin/{site.id}/lexicon").get_data(as_text=True)
+    assert "Wortliste von Tagblatt" in words and "Verschleierte" not in words
+    assert "verschleierte Schreibweisen" in words
