@@ -31,6 +31,8 @@ HELPER = HERE / "wp_helper.php"
 MARIADB = ["mariadb", "-h", "127.0.0.1", "-P", "3306", "-u", "root"]
 ADMIN_PASSWORD = "admin-password-for-tests"
 #: The URL of the plugin's decision route when permalinks are off (the default).
+#: While this file exists in the WordPress folder, page loads spawn WP-Cron themselves.
+WP_CRON_FLAG = ".wp-cron-on"
 CALLBACK_PATH = "/index.php?rest_route=/modassist/v1/decision"
 
 
@@ -117,8 +119,11 @@ define( 'WP_CONTENT_DIR', __DIR__ . '/wp-content' );
 define( 'WP_DEBUG', true );
 define( 'WP_DEBUG_DISPLAY', false );
 define( 'WP_DEBUG_LOG', '{self.workdir / "debug.log"}' );
-// Cron runs when the tests request wp-cron.php, as with a system cron job.
-define( 'DISABLE_WP_CRON', true );
+// Cron runs when the tests request wp-cron.php, as with a system cron job, unless a test
+// switches WordPress's own cron (spawned by page loads) on with the flag file.
+if ( ! defined( 'DISABLE_WP_CRON' ) ) {{
+	define( 'DISABLE_WP_CRON', ! file_exists( __DIR__ . '/{WP_CRON_FLAG}' ) );
+}}
 define( 'AUTOMATIC_UPDATER_DISABLED', true );
 // Only loopback: no update checks against wordpress.org from the test machine.
 define( 'WP_HTTP_BLOCK_EXTERNAL', true );
@@ -203,6 +208,14 @@ require_once ABSPATH . 'wp-settings.php';
             raise RuntimeError(f"wp_helper {command} failed: {done.stderr.strip()[-2000:]}")
         answer: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
         return answer
+
+    def wordpress_cron(self, on: bool) -> None:
+        """Switch WordPress's own cron (a background request spawned by page loads) on or off."""
+        flag = self.root / WP_CRON_FLAG
+        if on:
+            flag.touch()
+        else:
+            flag.unlink(missing_ok=True)
 
     def run_cron(self) -> None:
         """Run the due WP-Cron events, as a system cron job requesting wp-cron.php does."""

@@ -362,6 +362,36 @@ def test_letter_from_the_form_is_sent_as_letter(
     }
 
 
+def test_reader_request_spawns_the_send_with_wordpress_cron(
+    wordpress_site: WordPressSite, modassist_service: ModassistService, article: dict[str, Any]
+) -> None:
+    """With WordPress's own cron, page views start the send in the background.
+
+    Nobody requests wp-cron.php: the comment post and readers' page views spawn it, as on a
+    site without a system cron job; each page view answers without waiting for the send.
+    """
+    wordpress_site.wordpress_cron(on=True)
+    try:
+        comment_id = wordpress_site.post_comment(
+            article["id"],
+            "Schön, dass die Stadt endlich handelt. Hoffentlich wird es auch beleuchtet.",
+            "Greta Nachtfahrerin",
+            "greta@example.org",
+        )
+
+        def probe() -> dict[str, Any] | None:
+            state = wordpress_site.comment(comment_id)
+            # Another reader opens the article: WordPress spawns a cron run if one is due.
+            assert requests.get(article["url"], timeout=30).status_code == 200
+            return state if state["meta"].get("_modassist_state") == "sent" else None
+
+        state = wait_for(probe, "the spawned cron run to send the comment", timeout_s=60)
+    finally:
+        wordpress_site.wordpress_cron(on=False)
+    assert state["status"] == "unapproved"
+    scored(modassist_service, state["meta"]["_modassist_id"])
+
+
 def test_plugin_speaks_german_and_english(
     wordpress_site: WordPressSite, modassist_service: ModassistService
 ) -> None:

@@ -21,6 +21,8 @@ if ( ! is_array( $modassist_args ) ) {
 	exit( 2 );
 }
 
+// Inspecting the site must not run its cron: the tests decide when cron runs.
+define( 'DISABLE_WP_CRON', true );
 if ( 'install' === $modassist_cmd ) {
 	define( 'WP_INSTALLING', true );
 }
