@@ -38,6 +38,10 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         # One task at a time per process: a slow scoring job does not hold others back.
         worker_prefetch_multiplier=1,
+        # On a lost broker connection a running task finishes and stores its result; its
+        # redelivered message then finds the row done and is skipped. (Celery 6 will
+        # cancel such tasks by default instead, which would only waste their work.)
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
         broker_connection_retry_on_startup=True,
         # The two queues (created on first use): a slow CMS never delays scoring.

@@ -103,7 +103,14 @@ class ServiceProcess:
         if not self.log_path.exists():
             return ""
         text = self.log_path.read_text(errors="replace").splitlines()
+        # Beat's once-a-second "Sending due task" lines would hide everything else.
+        text = [line for line in text if "Sending due task" not in line]
         return f"--- {self.name} ---\n" + "\n".join(text[-lines:])
+
+    @property
+    def ready(self) -> bool:
+        """Tell whether a Celery worker has connected and is consuming."""
+        return self.log_path.exists() and " ready." in self.log_path.read_text(errors="replace")
 
 
 @dataclass

@@ -188,8 +188,9 @@ def test_submissions_sent_while_redis_is_down_are_scored_when_it_is_back(
     redis_server: RedisServer,
     wait_until: Callable[..., Any],
 ) -> None:
-    start_worker()
+    worker = start_worker()
     start_beat()
+    wait_until(lambda: worker.ready, 90, "the worker to be ready")
     redis_server.stop()
     try:
         answers = [
