@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 SCORE_SUBMISSION = "modassist.score_submission"
 DELIVER_CALLBACK = "modassist.deliver_callback"
 SWEEP = "modassist.sweep"
+RETENTION = "modassist.retention"
 
 #: Queues: scoring and delivery are kept apart so a slow CMS never delays scoring.
 SCORING_QUEUE = "scoring"

@@ -12,6 +12,7 @@ from celery import Celery
 from service.dispatch import (
     DELIVER_CALLBACK,
     DELIVERY_QUEUE,
+    RETENTION,
     SCORE_SUBMISSION,
     SCORING_QUEUE,
     SWEEP,
@@ -20,6 +21,8 @@ from service.settings import Settings
 
 #: Used only when MODASSIST_REDIS_URL is empty; `modassist run` always sets it.
 FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"
+#: Seconds between retention runs: personal data outlives its period by at most this.
+RETENTION_INTERVAL_S = 3600.0
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -51,6 +54,7 @@ def make_celery(settings: Settings) -> Celery:
             DELIVER_CALLBACK: {"queue": DELIVERY_QUEUE},
             # The sweep rides the short queue: a scoring backlog must not delay it.
             SWEEP: {"queue": DELIVERY_QUEUE},
+            RETENTION: {"queue": DELIVERY_QUEUE},
         },
         beat_schedule={
             "sweep": {
@@ -58,7 +62,13 @@ def make_celery(settings: Settings) -> Celery:
                 "schedule": settings.sweep_interval_s,
                 # A sweep that waited longer than its interval is replaced by the next one.
                 "options": {"expires": settings.sweep_interval_s},
-            }
+            },
+            # Personal data past a site's retention_days (service.storage.retention).
+            "retention": {
+                "task": RETENTION,
+                "schedule": RETENTION_INTERVAL_S,
+                "options": {"expires": RETENTION_INTERVAL_S},
+            },
         },
         worker_hijack_root_logger=False,
         enable_utc=True,

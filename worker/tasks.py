@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.dispatch import (
     DELIVER_CALLBACK,
+    RETENTION,
     SCORE_SUBMISSION,
     SCORING_QUEUE,
     SWEEP,
@@ -34,7 +35,7 @@ from service.scoring.pipeline import Scorer
 from service.scoring.types import Reference
 from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
-from service.storage import copies
+from service.storage import copies, retention
 from service.storage.crypto import decrypt
 from service.storage.db import make_engine, make_session_factory
 from service.storage.models import (
@@ -508,6 +509,21 @@ def _rowcount(result: Any) -> bool:
     return cast(CursorResult[Any], result).rowcount == 1
 
 
+# --- retention ----------------------------------------------------------------------------
+
+
+def expire_personal_data(rt: Runtime) -> int:
+    """Erase authors' personal data past their site's `retention_days`; return how many."""
+    with rt.sessions() as session:
+        expired = retention.expire_personal_data(session, rt.now())
+        session.commit()
+    for item in expired:  # after the commit, as the erasure API does
+        copies.forget_author_by_id(rt.sessions, rt.settings.redis_url, item.author_id)
+    if expired:
+        log.info("retention: personal data of %d authors erased", len(expired))
+    return len(expired)
+
+
 # --- Celery -------------------------------------------------------------------------------
 
 _runtime: Runtime | None = None
@@ -551,6 +567,10 @@ def register(app: Any, settings: Settings) -> None:
     @app.task(name=DELIVER_CALLBACK, shared=False)  # type: ignore[untyped-decorator]
     def deliver_task(delivery_id: str) -> str:
         return deliver_callback(current(), delivery_id)
+
+    @app.task(name=RETENTION, shared=False)  # type: ignore[untyped-decorator]
+    def retention_task() -> int:
+        return expire_personal_data(current())
 
     @app.task(name=SWEEP, shared=False)  # type: ignore[untyped-decorator]
     def sweep_task() -> dict[str, int]:
