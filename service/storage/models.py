@@ -327,3 +327,25 @@ class LoginFailure(Base):
     email: Mapped[str] = mapped_column(String(320))
     ip: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SiteModel(Base):
+    """A version of a site's `likely_rejected` model, learned from its moderators' decisions."""
+
+    __tablename__ = "site_models"
+    __table_args__ = (UniqueConstraint("site_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Decisions the model was trained on, and how many existed when it was trained.
+    decisions_seen: Mapped[int] = mapped_column(Integer)
+    # Held-out figures of this candidate and of the model it was compared with.
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The fitted estimator (joblib bytes, without the general model it starts from).
+    artifact: Mapped[bytes] = mapped_column(LargeBinary)
+    # Exactly one version per site is in use (or none: the general model serves).
+    active: Mapped[bool] = mapped_column(default=False)
+    # Whether it beat the model in use on held-out decisions when it was trained.
+    accepted: Mapped[bool] = mapped_column(default=False)
