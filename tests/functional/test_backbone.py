@@ -6,6 +6,7 @@ dies, Redis is down or the CMS fails.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -271,3 +272,35 @@ def test_a_failing_cms_gets_the_callback_once_with_every_attempt_recorded(
 def _sweeps_done(worker: ServiceProcess) -> int:
     log = worker.log_path.read_text(errors="replace")
     return sum(1 for line in log.splitlines() if "modassist.sweep[" in line and "succeeded" in line)
+
+
+def test_a_submission_that_cannot_be_scored_ends_as_failed_with_its_error(
+    web_server: WebServer,
+    start_worker: Callable[..., ServiceProcess],
+    service_env: dict[str, str],
+    signed_post: Callable[..., requests.Response],
+    signed_get: Callable[..., requests.Response],
+    tmp_path: Path,
+    wait_until: Callable[..., Any],
+) -> None:
+    # A worker deployed without its model artifacts: every try raises.
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    start_worker(
+        {**service_env, "MODASSIST_MODELS_DIR": str(empty), "MODASSIST_SCORE_MAX_RETRIES": "2"}
+    )
+    created = signed_post(
+        f"{web_server.url}/api/v1/submissions",
+        {"external_id": "nomodel-1", "text": "Ein Kommentar ohne Modelle.", "kind": "comment"},
+    )
+    assert created.status_code == 202, created.text
+    url = f"{web_server.url}/api/v1/submissions/{created.json()['id']}"
+
+    body = wait_until(
+        lambda: (b := signed_get(url).json())["status"] == "failed" and b,
+        60,
+        "the submission to fail after its retries",
+    )
+    assert body["error"].startswith("ArtifactError:")
+    assert "Modelle" not in body["error"]
+    assert "result" not in body
