@@ -35,7 +35,7 @@ from service.storage.site_config import site_config
 from service.web import create_app
 from tests.cms import CmsReceiver
 from tests.conftest import TEST_SECRET_KEY
-from tests.queue_support import PASSWORD, add_submission, make_site, make_user
+from tests.queue_support import PASSWORD, add_submission, make_site, make_user, result_data
 from tests.support import SEED_LETTER, SHARED, RedisServer, free_port, postgres_database
 from worker.tasks import Runtime, deliver_callback
 
@@ -51,6 +51,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 CIVIL_COMMENTS = 12
+POLL_INTERVAL_MS = 300
 #: Long enough that an undo by keyboard is always in time, however busy the machine.
 UNDO_WINDOW_S = 60
 
@@ -163,6 +164,7 @@ def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
                     session, scorer, kurier, "kurier-1", "Ein Kommentar beim Kurier."
                 )
             app = create_app(settings)
+            app.config["QUEUE_POLL_INTERVAL_MS"] = POLL_INTERVAL_MS
             server = make_server("127.0.0.1", free_port(), app, threaded=True)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             yield Newsroom(
@@ -321,4 +323,33 @@ def test_select_approve_and_undo_by_keyboard(newsroom: Newsroom, browser: Browse
             )
         ).all()
         assert standing == []
+    page.close()
+
+
+def test_new_items_appear_without_losing_the_place(newsroom: Newsroom, browser: Browser) -> None:
+    page = browser.new_page(locale="en-US")
+    _login(page, newsroom.url, "anna@example.org")
+    rows = page.locator("#rows .row")
+    before = rows.count()
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    place = page.evaluate("document.activeElement.dataset.id")
+    with newsroom.sessions() as session:
+        site = session.execute(sa.select(Site).where(Site.name == "Tagblatt")).scalar_one()
+        late = add_submission(
+            session,
+            site,
+            "late-1",
+            "Ein später Kommentar, der nach dem Laden der Seite eintrifft.",
+            data=result_data("x", {"toxicity": 0.95}, priority=0.97),
+        )
+    page.wait_for_selector("#live:not([hidden])")
+    assert page.locator("#live-link").inner_text().startswith("1 new submission")
+    # The list itself did not move: same rows, same focus.
+    assert rows.count() == before
+    assert page.evaluate("document.activeElement.dataset.id") == place
+    page.keyboard.press(".")
+    page.wait_for_function(f"document.querySelectorAll('#rows .row').length === {before + 1}")
+    assert rows.first.get_attribute("data-id") == late.id
+    assert page.evaluate("document.activeElement.dataset.id") == place
     page.close()

@@ -26,12 +26,18 @@
   var rows = Array.prototype.slice.call(document.querySelectorAll("#rows .row"));
   var current = -1;
 
+  // The place is remembered per site, filter and page, however the URL was spelled.
+  function placeKey() {
+    var list = document.getElementById("rows");
+    return "queue-pos:" + (list ? list.dataset.placeKey : location.search);
+  }
+
   function focusRow(i) {
     if (!rows.length) { return; }
     current = Math.max(0, Math.min(rows.length - 1, i));
     rows.forEach(function (r, n) { r.classList.toggle("current", n === current); });
     rows[current].focus();
-    try { sessionStorage.setItem("queue-pos:" + location.search, rows[current].dataset.id); } catch (e) { /* private mode */ }
+    try { sessionStorage.setItem(placeKey(), rows[current].dataset.id); } catch (e) { /* private mode */ }
   }
 
   function updateSelected() {
@@ -53,7 +59,7 @@
   if (rows.length) {
     // Come back to the row the moderator was on (after opening an item or a live refresh).
     var remembered = null;
-    try { remembered = sessionStorage.getItem("queue-pos:" + location.search); } catch (e) { /* ignore */ }
+    try { remembered = sessionStorage.getItem(placeKey()); } catch (e) { /* ignore */ }
     var at = rows.findIndex(function (r) { return r.dataset.id === remembered; });
     focusRow(at >= 0 ? at : 0);
   }
@@ -156,6 +162,6 @@
         live.hidden = false;  // the list itself stays as it is: the moderator keeps their place
       }).catch(function () { /* try again next round */ });
     };
-    setInterval(poll, 15000);
+    setInterval(poll, Number(live.dataset.interval) || 15000);
   }
 })();
