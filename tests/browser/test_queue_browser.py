@@ -265,6 +265,8 @@ def test_reject_the_reference_letter_by_keyboard(newsroom: Newsroom, browser: Br
     assert newsroom.cms.received == []
     runtime.now = lambda: utcnow() + timedelta(seconds=UNDO_WINDOW_S + 1)
     assert deliver_callback(runtime, delivery_id) == "delivered"
+    if runtime.engine is not None:
+        runtime.engine.dispose()
     got = newsroom.cms.accepted
     assert len(got) == 1 and got[0].signature_valid
     body = got[0].json()
