@@ -234,8 +234,11 @@ def demo_credentials(settings: Settings, url: str) -> tuple[dict[str, str], bool
             }
     finally:
         engine.dispose()
-    marker.write_text(json.dumps(credentials, indent=2) + "\n")
-    marker.chmod(0o600)
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    # Created readable by the owner only, before the secret is written into it.
+    descriptor = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(json.dumps(credentials, indent=2) + "\n")
     return credentials, True
 
 
