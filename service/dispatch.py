@@ -20,6 +20,7 @@ SCORE_SUBMISSION = "modassist.score_submission"
 DELIVER_CALLBACK = "modassist.deliver_callback"
 SWEEP = "modassist.sweep"
 RETENTION = "modassist.retention"
+RETRAIN_SITE_MODELS = "modassist.retrain_site_models"
 
 #: Queues: scoring and delivery are kept apart so a slow CMS never delays scoring.
 SCORING_QUEUE = "scoring"

@@ -13,6 +13,7 @@ from service.dispatch import (
     DELIVER_CALLBACK,
     DELIVERY_QUEUE,
     RETENTION,
+    RETRAIN_SITE_MODELS,
     SCORE_SUBMISSION,
     SCORING_QUEUE,
     SWEEP,
@@ -23,6 +24,8 @@ from service.settings import Settings
 FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"
 #: Seconds between retention runs: personal data outlives its period by at most this.
 RETENTION_INTERVAL_S = 3600.0
+#: How often sites are checked for enough new decisions to retrain likely_rejected.
+RETRAIN_INTERVAL_S = 6 * 3600.0
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -55,6 +58,8 @@ def make_celery(settings: Settings) -> Celery:
             # The sweep rides the short queue: a scoring backlog must not delay it.
             SWEEP: {"queue": DELIVERY_QUEUE},
             RETENTION: {"queue": DELIVERY_QUEUE},
+            # Retraining is CPU work like scoring: it waits behind the scoring backlog.
+            RETRAIN_SITE_MODELS: {"queue": SCORING_QUEUE},
         },
         beat_schedule={
             "sweep": {
@@ -68,6 +73,12 @@ def make_celery(settings: Settings) -> Celery:
                 "task": RETENTION,
                 "schedule": RETENTION_INTERVAL_S,
                 "options": {"expires": RETENTION_INTERVAL_S},
+            },
+            # Per-site likely_rejected models, when enough new decisions exist.
+            "retrain-site-models": {
+                "task": RETRAIN_SITE_MODELS,
+                "schedule": RETRAIN_INTERVAL_S,
+                "options": {"expires": RETRAIN_INTERVAL_S},
             },
         },
         worker_hijack_root_logger=False,

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.dispatch import (
     DELIVER_CALLBACK,
     RETENTION,
+    RETRAIN_SITE_MODELS,
     SCORE_SUBMISSION,
     SCORING_QUEUE,
     SWEEP,
@@ -53,7 +54,7 @@ from service.storage.models import (
     utcnow,
 )
 from service.storage.site_config import site_config
-from worker import cms_client
+from worker import cms_client, learning
 from worker import rules as site_rules
 
 log = logging.getLogger(__name__)
@@ -217,7 +218,12 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
         result.priority,
         ",".join(name for name, s in result.signals.items() if s.flagged) or "-",
     )
-    # A separate step after scoring: the site's rules (auto-approve, low priority, ...).
+    # Separate steps after scoring: the learned signal likely_rejected (the site's own
+    # model, else the general one), then the site's rules (auto-approve, low priority).
+    try:
+        learning.add_likely_rejected(rt.sessions, submission_id, rt.settings.models_dir)
+    except Exception:
+        log.exception("likely_rejected: submission %s keeps its result without it", submission_id)
     try:
         site_rules.apply_rules(rt.sessions, rt.dispatcher, submission_id, rt.now)
     except Exception:
@@ -571,6 +577,11 @@ def register(app: Any, settings: Settings) -> None:
     @app.task(name=RETENTION, shared=False)  # type: ignore[untyped-decorator]
     def retention_task() -> int:
         return expire_personal_data(current())
+
+    @app.task(name=RETRAIN_SITE_MODELS, shared=False)  # type: ignore[untyped-decorator]
+    def retrain_task() -> dict[str, str]:
+        rt = current()
+        return learning.retrain_all(rt.sessions, rt.settings.models_dir, rt.now)
 
     @app.task(name=SWEEP, shared=False)  # type: ignore[untyped-decorator]
     def sweep_task() -> dict[str, int]:
