@@ -1,0 +1,286 @@
+"""Load on the signed webhook under gunicorn, real Redis and PostgreSQL, on loopback only.
+
+Run: .venv/bin/python bench/bench_load.py [--step-s 6] [--e2e-s 20]   (needs Debian's wrk)
+
+1. Ingest: wrk (one thread, closed loop) POSTs pre-signed, distinct submissions to
+   /api/v1/submissions at rising concurrency (1, 4, 16, 32 connections), `--step-s`
+   seconds each: requests/s, accepted (new rows counted in the database)/s, p50 and p99
+   latency, error share. No workers run, so this is the web tier alone.
+2. The same server and settings on GET /healthz at 16 connections: the webhook's
+   throughput as a share of what the stack serves for a trivial endpoint.
+3. End to end: two Celery worker processes, then a steady 100 submissions/s (paced sender
+   threads) for `--e2e-s` seconds; time from receipt to stored score per submission
+   (received_at → scored_at in the database), p50/p95/max, and how many were scored
+   within 60 s after the last send.
+Bounded: about 2 minutes of load plus start-up. Every process is stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from stack import Stack, base_env, temp_dir, wait
+
+from service.signing import signed_headers
+from tests.support import RedisServer, postgres_database
+
+LUA = """
+local reqs = {REQUESTS}
+local key = "{KEY}"
+local i = 0
+request = function()
+  i = i + 1
+  local r = reqs[((i - 1) % #reqs) + 1]
+  return wrk.format("POST", "/api/v1/submissions", {
+    ["Content-Type"] = "application/json",
+    ["X-Modassist-Key"] = key,
+    ["X-Modassist-Timestamp"] = r[2],
+    ["X-Modassist-Signature"] = r[3],
+  }, r[1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n",
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+HEALTH_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n",
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+TEXT = "Leserkommentar {n}: Die Stadt hat die Gebühren erhöht, das finde ich falsch."
+
+
+def _lua_string(raw: str) -> str:
+    return '"' + raw.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _script(stack: Stack, prefix: str, count: int, path: Path) -> None:
+    now = time.time()
+    rows = []
+    for n in range(count):
+        body = json.dumps(
+            {"external_id": f"{prefix}-{n}", "text": TEXT.format(n=n), "kind": "comment"}
+        )
+        h = signed_headers(stack.key_id, stack.secret, body.encode(), now)
+        rows.append(
+            "{"
+            + ",".join(
+                _lua_string(v)
+                for v in (body, h["X-Modassist-Timestamp"], h["X-Modassist-Signature"])
+            )
+            + "}"
+        )
+    path.write_text(
+        LUA.replace("{REQUESTS}", "{" + ",\n".join(rows) + "}").replace("{KEY}", stack.key_id)
+    )
+
+
+def _wrk(url: str, script: Path, connections: int, seconds: float) -> dict[str, float]:
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{round(seconds)}s",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT"))
+    req, dur_us, status_err, sock_err, p50, p99, pmax = (int(v) for v in line.split()[1:])
+    return {
+        "requests": req,
+        "rps": req / (dur_us / 1e6),
+        "non2xx": status_err,
+        "socket_errors": sock_err,
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "max_ms": pmax / 1000,
+        "seconds": dur_us / 1e6,
+    }
+
+
+def _count(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.scalar(sa.text("SELECT count(*) FROM submissions")) or 0)
+
+
+def _ingest(stack: Stack, engine: sa.Engine, step_s: float) -> list[str]:
+    lines = [
+        "| connections | requests/s | accepted/s | p50 ms | p99 ms | max ms | errors |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for connections in (1, 4, 16, 32):
+        script = stack.tmp / f"ingest-{connections}.lua"
+        # Enough distinct submissions that none repeats within the step (a repeat is a 200).
+        _script(stack, f"c{connections}", int(1500 * step_s), script)
+        before = _count(engine)
+        r = _wrk(stack.web_url, script, connections, step_s)
+        accepted = _count(engine) - before
+        errors = (r["non2xx"] + r["socket_errors"]) / max(r["requests"], 1)
+        lines.append(
+            f"| {connections} | {r['rps']:.0f} | {accepted / r['seconds']:.0f} | {r['p50_ms']:.1f} "
+            f"| {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errors:.2%} |"
+        )
+        print(lines[-1], flush=True)
+    return lines
+
+
+def _health_ratio(stack: Stack, engine: sa.Engine, step_s: float) -> list[str]:
+    script = stack.tmp / "health.lua"
+    script.write_text(HEALTH_LUA)
+    health = _wrk(f"{stack.web_url}/healthz", script, 16, step_s)
+    ingest_script = stack.tmp / "ingest-ratio.lua"
+    _script(stack, "ratio", int(1500 * step_s), ingest_script)
+    before = _count(engine)
+    hook = _wrk(stack.web_url, ingest_script, 16, step_s)
+    accepted = (_count(engine) - before) / hook["seconds"]
+    line = (
+        f"GET /healthz {health['rps']:.0f} req/s (p99 {health['p99_ms']:.1f} ms); webhook "
+        f"{accepted:.0f} accepted/s (p99 {hook['p99_ms']:.1f} ms): "
+        f"ratio {accepted / health['rps']:.2f}"
+    )
+    print(line, flush=True)
+    return [line]
+
+
+def _end_to_end(stack: Stack, engine: sa.Engine, rate: float, seconds: float) -> list[str]:
+    stack.worker("worker-a", concurrency=1)
+    stack.worker("worker-b", concurrency=1)
+    session = requests.Session()
+    warm = stack.post(
+        session,
+        "/api/v1/submissions",
+        {"external_id": "warm", "text": TEXT.format(n=0), "kind": "comment"},
+    )
+    warm.raise_for_status()
+
+    def warm_scored() -> bool:
+        with engine.connect() as conn:
+            return (
+                conn.scalar(sa.text("SELECT status FROM submissions WHERE external_id='warm'"))
+                == "scored"
+            )
+
+    wait(warm_scored, 120, "the workers to load their models")
+    time.sleep(3)  # both worker processes warm (each loads the models once)
+    total = int(rate * seconds)
+    started = time.monotonic()
+    errors: list[int] = []
+    lock = threading.Lock()
+    senders = 8
+
+    def send(k: int) -> None:
+        s = requests.Session()
+        for n in range(k, total, senders):
+            due = started + n / rate
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            answer = stack.post(
+                s,
+                "/api/v1/submissions",
+                {"external_id": f"e2e-{n}", "text": TEXT.format(n=n), "kind": "comment"},
+            )
+            if answer.status_code != 202:
+                with lock:
+                    errors.append(answer.status_code)
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    sent_s = time.monotonic() - started
+    query = sa.text(
+        "SELECT EXTRACT(EPOCH FROM scored_at - received_at) FROM submissions "
+        "WHERE external_id LIKE 'e2e-%' AND scored_at IS NOT NULL"
+    )
+
+    def all_scored() -> bool:
+        with engine.connect() as conn:
+            return len(conn.execute(query).all()) >= total - len(errors)
+
+    with contextlib.suppress(TimeoutError):  # report what was scored within the bound
+        wait(all_scored, 60, "the end-to-end submissions to be scored")
+    with engine.connect() as conn:
+        took = sorted(float(v) for (v,) in conn.execute(query).all())
+    if not took:
+        return ["end to end: nothing scored"]
+    p95 = took[min(len(took) - 1, int(len(took) * 0.95))]
+    line = (
+        f"end to end at {total / sent_s:.0f}/s for {sent_s:.0f} s: {len(took)}/{total} scored, "
+        f"p50 {statistics.median(took):.2f} s, p95 {p95:.2f} s, max {took[-1]:.2f} s, "
+        f"{len(errors)} non-202 answers"
+    )
+    print(line, flush=True)
+    return [line]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--step-s", type=float, default=6.0)
+    parser.add_argument("--e2e-s", type=float, default=20.0)
+    parser.add_argument("--e2e-rate", type=float, default=100.0)
+    parser.add_argument("--web-workers", type=int, default=2)
+    args = parser.parse_args()
+    tmp = temp_dir("bench-load-")
+    redis = RedisServer(tmp / "redis")
+    redis.start()
+    out: list[str] = [
+        f"bench_load {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
+        "(shared machine: other engineers' tests run meanwhile)"
+    ]
+    print(out[0], flush=True)
+    try:
+        with postgres_database() as url:
+            stack = Stack(tmp, base_env(tmp, url, redis))
+            try:
+                stack.create_site()
+                stack.serve(workers=args.web_workers)
+                engine = stack.engine()
+                out += _ingest(stack, engine, args.step_s)
+                out += _health_ratio(stack, engine, args.step_s)
+                out += _end_to_end(stack, engine, args.e2e_rate, args.e2e_s)
+                out.append(f"load average at end {os.getloadavg()[0]:.1f}")
+                engine.dispose()
+            finally:
+                stack.stop_all()
+    finally:
+        redis.stop()
+    results = Path(__file__).with_name("results") / "load.txt"
+    results.write_text("\n".join(out) + "\n")
+    print(f"written to {results}")
+
+
+if __name__ == "__main__":
+    main()
