@@ -731,6 +731,11 @@ FEATURE_NAMES: tuple[str, ...] = (
     "sentences",
     "log_chars",
 )
+# The longest GermEval 2021 training comment has 7,029 characters and 33 sentences; the
+# length features stop here so that a linear model does not extrapolate past its data
+# (a 100,000-character text would otherwise be "certainly a factual claim").
+MAX_FEATURE_CHARS = 8000
+MAX_FEATURE_SENTENCES = 40
 _FIRST_PERSON = re.compile(r"\b(?:ich|mich|mir|mein\w*|wir|uns|unser\w*|I|me|my)\b", re.I)
 
 
@@ -754,7 +759,7 @@ def features_from(text: str, found: list[SentenceCues]) -> list[float]:
     counts["acronyms"] = len(_ACRONYM.findall(text))
     counts["quotes"] = len(_QUOTE.findall(text))
     counts["first_person"] = len(_FIRST_PERSON.findall(text))
-    counts["sentences"] = len(found)
+    counts["sentences"] = min(len(found), MAX_FEATURE_SENTENCES)
     values = [math.log1p(counts[n]) for n in FEATURE_NAMES]
-    values[FEATURE_NAMES.index("log_chars")] = math.log1p(len(text))
+    values[FEATURE_NAMES.index("log_chars")] = math.log1p(min(len(text), MAX_FEATURE_CHARS))
     return values

@@ -193,3 +193,11 @@ def test_a_vague_source_ranks_but_does_not_flag_unsourced_claims(
     _, sourced = typed(phase, "Laut dem Verein hat er schon einen neuen Trainer.")
     assert 0.0 < vague.scores["unsourced_claims"] < 0.5
     assert sourced.scores["unsourced_claims"] == 0.0
+
+
+def test_the_length_features_stop_at_the_training_range(phase: claims.ClaimsPhase) -> None:
+    # The model has a strong length prior (long comments mostly claim something); past the
+    # longest training comment it must not grow any further.
+    _, longest = typed(phase, "a" * 8_000)
+    _, longer = typed(phase, "a" * 100_000)
+    assert longer.scores["factual_claims"] == pytest.approx(longest.scores["factual_claims"])
