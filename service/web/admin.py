@@ -31,9 +31,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy.orm import Session
 
+from service.scoring import artifacts
 from service.scoring import lexicon as lexicon_core
 from service.scoring.types import DEFAULT_THRESHOLD, SIGNALS, LexiconEntry, PolicyLimits
-from service.storage import audit, simulator, sites
+from service.storage import audit, simulator, site_models, sites
 from service.storage.models import SCORED, AuditEvent, Result, Site, Submission, User
 from service.storage.rescoring import requeue_open
 from service.storage.site_config import SiteConfigError, parse_site_config
@@ -88,6 +89,7 @@ LEXICON_CSV_FIELDS = (
 )
 LEXICON_MAX_ENTRIES = 5_000
 EXAMPLE_EXCERPT_CHARS = 160
+GENERAL_MODEL = "likely_rejected_de"
 
 
 def _actor(user: CurrentUser) -> str:
@@ -166,6 +168,12 @@ def _settings_page(
             )
         )
     templates = settings.get("reason_templates")
+    try:
+        general_card = artifacts.read_card(
+            artifacts.artifacts_dir(services().settings.models_dir), GENERAL_MODEL
+        )
+    except artifacts.ArtifactError:
+        general_card = None
     page = render_template(
         "admin/settings.html",
         site=site,
@@ -184,6 +192,8 @@ def _settings_page(
         reason_templates=templates if isinstance(templates, list) else [],
         group_sites=group_sites,
         new_key=new_key,
+        models=site_models.versions(db, site.id),
+        general_card=general_card,
     )
     return page, status
 
@@ -434,6 +444,30 @@ def corpus(site_id: str) -> ResponseReturnValue:
         db.commit()
         flash(gettext("Saved."))
     return redirect(url_for("admin.settings", site_id=site_id) + "#corpus")
+
+
+@bp.route("/<site_id>/model", methods=["POST"])
+@login_required
+def model(site_id: str) -> ResponseReturnValue:
+    """Put a kept version of the site's likely_rejected model in use (or the general model)."""
+    raw = request.form.get("version", "")
+    version = None if raw == "general" else _int_or_400(raw)
+    with services().sessions() as db:
+        _site, user = _admin_site(db, site_id)
+        try:
+            site_models.activate(db, site_id, version, actor=_actor(user))
+        except ValueError:
+            abort(400)
+        db.commit()
+        flash(gettext("Saved."))
+    return redirect(url_for("admin.settings", site_id=site_id) + "#model")
+
+
+def _int_or_400(raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        abort(400)
 
 
 # --- word lists --------------------------------------------------------------------------

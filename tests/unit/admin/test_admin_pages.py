@@ -354,3 +354,35 @@ def test_pages_in_german(client: FlaskClient, paper: dict[str, str], db_session:
     words = client.get(f"/admin/{site.id}/lexicon").get_data(as_text=True)
     assert "Wortliste von Tagblatt" in words and "Verschleierte" not in words
     assert "verschleierte Schreibweisen" in words
+
+
+def test_model_versions_shown_and_rolled_back(
+    client: FlaskClient, paper: dict[str, str], db_session: Session
+) -> None:
+    from service.storage import site_models
+    from service.storage.models import SiteModel
+
+    site_id = paper["site"]
+    for version, active in ((1, False), (2, True)):
+        db_session.add(
+            SiteModel(
+                site_id=site_id,
+                version=version,
+                decisions_seen=300 * version,
+                metrics={"average_precision": 0.5 + version / 10, "f1_rejected": 0.4},
+                artifact=b"-",
+                active=active,
+                accepted=True,
+            )
+        )
+    db_session.commit()
+    _admin(client)
+    page = client.get(f"/admin/{site_id}/").get_data(as_text=True)
+    assert "0.7" in page and "600" in page and "Use this version" in page
+    _post(client, f"/admin/{site_id}/model", {"version": "1"})
+    db_session.expire_all()
+    assert site_models.active(db_session, site_id).version == 1  # type: ignore[union-attr]
+    _post(client, f"/admin/{site_id}/model", {"version": "general"})
+    db_session.expire_all()
+    assert site_models.active(db_session, site_id) is None
+    assert _post(client, f"/admin/{site_id}/model", {"version": "9"}).status_code == 400
