@@ -200,4 +200,6 @@ def test_the_length_features_stop_at_the_training_range(phase: claims.ClaimsPhas
     # longest training comment it must not grow any further.
     _, longest = typed(phase, "a" * 8_000)
     _, longer = typed(phase, "a" * 100_000)
-    assert longer.scores["factual_claims"] == pytest.approx(longest.scores["factual_claims"])
+    assert longer.scores["factual_claims"] == pytest.approx(
+        longest.scores["factual_claims"], abs=1e-3
+    )
