@@ -33,16 +33,17 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.scoring.copying import CopyingPhase  # noqa: E402
+from service.scoring.copying import CopyingPhase, fingerprints  # noqa: E402
 from service.scoring.document import Builder, Doc  # noqa: E402
 from service.scoring.types import Reference, SiteConfig, Submission  # noqa: E402
-from service.storage.copyindex import CopyIndex  # noqa: E402
+from service.storage.copyindex import BUCKETS, CopyIndex  # noqa: E402
 from tests.support import SHARED, RedisServer  # noqa: E402
 
 DATA = SHARED / "data"
@@ -181,6 +182,37 @@ def script_usec(client: redis.Redis) -> int:
     return sum(int(v["usec"]) for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
 
 
+def unique_text_memory(client: redis.Redis, words: list[str], n: int) -> tuple[float, float]:
+    """Return (bytes per text, bytes per band entry) for texts sharing no band values.
+
+    The filler texts reuse pool texts, so their band values repeat and cost less than
+    a real corpus's would; random word sequences (20-120 words) give the upper figure.
+    Buckets are filled with a first batch so their fixed cost is not counted.
+    """
+    rng = random.Random(1)
+    index = CopyIndex(client, "site:unique")
+
+    def batch(tag: str, n: int) -> list[tuple[str, str, str]]:
+        return [
+            (
+                "submission",
+                f"{tag}{i}",
+                " ".join(rng.choices(words, k=rng.choice((20, 40, 60, 80, 120)))),
+            )
+            for i in range(n)
+        ]
+
+    # About six entries per bucket first: nearly every bucket hash exists afterwards.
+    index.add_many(batch("w", BUCKETS * 6 // 48), replace=False)
+    items = batch("x", n)
+    entries = sum(len(np.unique(fingerprints(t))) for _, _, t in items)
+    before = used_memory(client)
+    index.add_many(items, replace=False)
+    grown = used_memory(client) - before
+    index.clear()
+    return grown / n, grown / entries
+
+
 def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
 
@@ -199,6 +231,7 @@ def main() -> None:
     parser.add_argument("--build-seconds", type=float, default=600.0)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--unique-memory", type=int, default=20_000, metavar="N")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     # A plain SIGTERM would skip the finally below and leave redis-server running.
@@ -346,6 +379,13 @@ def main() -> None:
         if built_articles:
             per_million = article_memory / built_articles * 1e6 / 2**20
             print(f"  per million articles (5-9 paragraphs each): {per_million:.0f} MiB")
+        if args.unique_memory:
+            per_text, per_entry = unique_text_memory(client, vocabulary, args.unique_memory)
+            print(
+                f"  texts sharing nothing (20-120 random words): {per_text:.0f} bytes per text, "
+                f"{per_entry:.1f} bytes per band entry (ref/num included) = "
+                f"{per_text * 1e6 / 2**30:.2f} GiB per million"
+            )
         client.close()
     finally:
         server.stop()
