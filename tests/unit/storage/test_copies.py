@@ -17,6 +17,7 @@ from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
 from service.storage import articles, authors, copies, submissions
 from service.storage.copyindex import PREFIX, delete_keys
+from service.storage.db import make_session_factory
 from service.storage.models import Result, Site, Submission
 from tests.support import RedisServer
 from tests.unit.storage.factories import make_site, payload, score
@@ -192,3 +193,25 @@ def test_cli_rebuild_fills_a_wiped_index(
     assert json.loads(answer.stdout.strip().splitlines()[-1])["articles"] == 1
     probe = letter(db_session, site, "l-1", ARTICLE, "u1")
     assert [r.kind for r in copies.candidate_references(db_session, client, probe)] == ["article"]
+
+
+def test_replaced_article_is_found_by_its_new_text_only(
+    db_session: Session, client: redis.Redis, settings: Settings, engine: Any
+) -> None:
+    site, _ = make_site(db_session)
+    factory = make_session_factory(engine)
+    art, _ = articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Parken", ARTICLE))
+    db_session.commit()
+    copies.index_article_by_id(factory, settings.redis_url, art.id)
+    probe_old = letter(db_session, site, "l-1", ARTICLE, "u1")
+    probe_new = letter(db_session, site, "l-2", CAMPAIGN_LETTER, "u2")
+    assert copies.candidate_references(db_session, client, probe_old)
+    articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Wind", CAMPAIGN_LETTER))
+    db_session.commit()
+    copies.index_article_by_id(factory, settings.redis_url, art.id)
+    assert copies.candidate_references(db_session, client, probe_old) == ()
+    [ref] = copies.candidate_references(db_session, client, probe_new)
+    assert (ref.id, ref.title) == (art.id, "Wind")
+    # Without Redis the article stays stored and only the warning tells.
+    copies.index_article_by_id(factory, "", art.id)
+    assert copies.candidate_references(db_session, None, probe_new) == ()
