@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
 def word_set(words: str) -> frozenset[str]:
@@ -271,25 +271,23 @@ class SentenceCues:
         return [c for c in self.cues if c.kind == kind]
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     text: str
     start: int
     end: int
-
-    @property
-    def lower(self) -> str:
-        return self.text.lower()
-
-    @property
-    def capitalised(self) -> bool:
-        return self.text[:1].isupper()
+    # Computed once: the rules ask for both many times per token.
+    lower: str
+    capitalised: bool
 
 
 def tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
     """Return the word tokens of text[start:end] with absolute offsets."""
     stop = len(text) if end is None else end
-    return [_Token(m.group(), m.start(), m.end()) for m in _WORD.finditer(text, start, stop)]
+    out = []
+    for m in _WORD.finditer(text, start, stop):
+        word = m.group()
+        out.append(_Token(word, m.start(), m.end(), word.lower(), word[:1].isupper()))
+    return out
 
 
 def analyse(text: str, start: int, end: int) -> SentenceCues:
