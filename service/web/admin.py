@@ -35,12 +35,23 @@ from service.scoring import artifacts
 from service.scoring import lexicon as lexicon_core
 from service.scoring.types import DEFAULT_THRESHOLD, SIGNALS, LexiconEntry, PolicyLimits
 from service.storage import audit, simulator, site_models, sites
-from service.storage.models import SCORED, AuditEvent, Result, Site, Submission, User
+from service.storage.decisions import OPEN_STATUSES
+from service.storage.models import (
+    DEAD,
+    SCORED,
+    AuditEvent,
+    CallbackAttempt,
+    CallbackDelivery,
+    Result,
+    Site,
+    Submission,
+    User,
+)
 from service.storage.rescoring import requeue_open
 from service.storage.site_config import SiteConfigError, parse_site_config
 from service.storage.site_rules import ACTIONS, RuleError, parse_rules
 from service.web import charts
-from service.web.auth import ADMIN, CurrentUser, login_required, require_site, require_user
+from service.web.auth import ADMIN, CurrentUser, login_required, now, require_site, require_user
 from service.web.context import services
 
 log = logging.getLogger(__name__)
@@ -681,6 +692,114 @@ def rescore(site_id: str) -> ResponseReturnValue:
     log.info("rescore: site %s, %d items requeued, %d enqueued", site_id, len(ids), sent)
     flash(gettext("%(n)d open items are being scored again.", n=len(ids)))
     return redirect(request.form.get("back") or url_for("admin.lexicon", site_id=site_id))
+
+
+# --- dashboard ---------------------------------------------------------------------------
+
+DASHBOARD_DAYS = 30
+DASHBOARD_MAX_RESULTS = 20_000
+
+
+def _percentile(values: list[float], share: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+@bp.route("/<site_id>/dashboard")
+@login_required
+def dashboard(site_id: str) -> ResponseReturnValue:
+    """Volumes per day, share flagged per signal, decision times, callbacks, queue length."""
+    at = now()
+    since = at - timedelta(days=DASHBOARD_DAYS)
+    with services().sessions() as db:
+        site, _user = _admin_site(db, site_id)
+        received = db.scalars(
+            sa.select(Submission.received_at)
+            .where(Submission.site_id == site_id, Submission.received_at >= since)
+            .limit(DASHBOARD_MAX_RESULTS * 10)
+        ).all()
+        per_day: dict[str, int] = {}
+        for day in range(DASHBOARD_DAYS - 1, -1, -1):
+            per_day[(at - timedelta(days=day)).strftime("%m-%d")] = 0
+        for when in received:
+            key = when.strftime("%m-%d")
+            if key in per_day:
+                per_day[key] += 1
+        results = db.scalars(
+            sa.select(Result.data)
+            .join(Submission, Submission.id == Result.submission_id)
+            .where(Submission.site_id == site_id, Result.created_at >= since)
+            .order_by(Result.created_at.desc())
+            .limit(DASHBOARD_MAX_RESULTS)
+        ).all()
+        flagged: dict[str, int] = dict.fromkeys(THRESHOLD_SIGNALS, 0)
+        for data in results:
+            for name, sig in (data.get("signals") or {}).items():
+                if name in flagged and isinstance(sig, dict) and sig.get("flagged"):
+                    flagged[name] += 1
+        decided = db.execute(
+            sa.select(Submission.received_at, Submission.decided_at).where(
+                Submission.site_id == site_id,
+                Submission.decided_at.is_not(None),
+                Submission.decided_at >= since,
+            )
+        ).all()
+        hours = [(d - r).total_seconds() / 3600 for r, d in decided if d is not None]
+        deliveries = dict(
+            db.execute(
+                sa.select(CallbackDelivery.status, sa.func.count())
+                .where(CallbackDelivery.site_id == site_id, CallbackDelivery.created_at >= since)
+                .group_by(CallbackDelivery.status)
+            ).all()
+        )
+        failed_attempts = db.scalar(
+            sa.select(sa.func.count())
+            .select_from(CallbackAttempt)
+            .join(CallbackDelivery, CallbackDelivery.id == CallbackAttempt.delivery_id)
+            .where(
+                CallbackDelivery.site_id == site_id,
+                CallbackAttempt.attempted_at >= since,
+                CallbackAttempt.error.is_not(None),
+            )
+        )
+        open_counts = dict(
+            db.execute(
+                sa.select(Submission.status, sa.func.count())
+                .where(Submission.site_id == site_id, Submission.status.in_(OPEN_STATUSES))
+                .group_by(Submission.status)
+            ).all()
+        )
+    total = len(results)
+    volume_chart = charts.bar_chart(gettext("Submissions per day"), list(per_day.items()))
+    flagged_chart = charts.bar_chart(
+        gettext("Share flagged per signal"),
+        [
+            (str(SIGNAL_LABELS.get(n, n)), round(100 * c / total, 1) if total else 0.0)
+            for n, c in flagged.items()
+        ],
+        unit=" %",
+    )
+    callback_chart = charts.bar_chart(
+        gettext("Callbacks by state"),
+        [(str(k), float(v)) for k, v in sorted(deliveries.items())]
+        + [(gettext("failed attempts"), float(failed_attempts or 0))],
+    )
+    return render_template(
+        "admin/dashboard.html",
+        site=site,
+        days=DASHBOARD_DAYS,
+        volume_chart=volume_chart,
+        flagged_chart=flagged_chart,
+        callback_chart=callback_chart,
+        scored_total=total,
+        decided=len(hours),
+        median_hours=_percentile(hours, 0.5),
+        p90_hours=_percentile(hours, 0.9),
+        open_counts=open_counts,
+        dead=deliveries.get(DEAD, 0),
+    )
 
 
 # --- audit log ---------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def paper(db_session: Session) -> dict[str, str]:
             f"h{n}",
             f"Leserkommentar Nummer {n}",
             data=result_data("x", {"toxicity": score, "policy": 0.0}),
+            received_at=now - timedelta(hours=1),
         )
         decisions.record_decision(
             db_session, sub, verdict, None, actor="user:x", now=now + timedelta(seconds=n)
@@ -386,3 +387,18 @@ def test_model_versions_shown_and_rolled_back(
     db_session.expire_all()
     assert site_models.active(db_session, site_id) is None
     assert _post(client, f"/admin/{site_id}/model", {"version": "9"}).status_code == 400
+
+
+def test_dashboard_figures(client: FlaskClient, paper: dict[str, str]) -> None:
+    _admin(client)
+    html = client.get(f"/admin/{paper['site']}/dashboard").get_data(as_text=True)
+    figures = re.search(r'id="queue-figures">(.*?)</dl>', html, re.S)
+    assert figures and re.findall(r"<dd>(\d+)</dd>", figures.group(1)) == ["1", "0", "0"]
+    # Eight decisions, each about an hour after arrival (the fixture's history).
+    times = re.search(r'id="decision-times">([^<]+)<', html)
+    assert times and times.group(1).startswith("8 decisions; median 1.0 h")
+    # Nine submissions today; the decided ones have a pending callback each.
+    volumes = re.search(r"<desc>([^<]*)</desc>", html)
+    assert volumes and sum(int(v) for v in re.findall(r": (\d+)", volumes.group(1))) == 9
+    assert "pending: 8" in html
+    assert html.count("<svg") == 3
