@@ -34,6 +34,15 @@ def _register_claims() -> None:
 _register_claims()
 
 
+def _register_likely_rejected() -> None:
+    from service.training import likely_rejected
+
+    TRAINERS[likely_rejected.NAME] = likely_rejected.train_general
+
+
+_register_likely_rejected()
+
+
 def default_data_dir() -> Path:
     """../shared/data beside the repository (the checkout's parent holds shared/)."""
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
