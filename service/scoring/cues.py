@@ -654,8 +654,12 @@ def _noun_phrase(text: str, words: list[_Token], i: int) -> str | None:
     end_tok = heads[-1]
     phrase = text[words[start_tok].start : words[end_tok].end]
     if complement is not None:
-        article = words[complement[0]].text
-        phrase = f"{phrase} {article} {complement[1]}"
+        # A genitive complement starts with its article; a "von" one needs "von" put back.
+        link = words[complement[0]]
+        joined = (
+            f"{link.text} {complement[1]}" if link.lower in ("von", "vom", "of") else complement[1]
+        )
+        phrase = f"{phrase} {joined}"
     return phrase
 
 
@@ -687,7 +691,9 @@ def _find_konjunktiv(
     for i, w in enumerate(words):
         if w.lower not in KONJUNKTIV_I:
             continue
-        if i > 0 and words[i - 1].lower in ("ich", "man") and w.lower != "sei":
+        # "ich habe", "habe ich", "werde ich" are indicative; only "sei" is K1 with "ich".
+        beside = {words[k].lower for k in (i - 1, i + 1) if 0 <= k < len(words)}
+        if "ich" in beside and w.lower != "sei":
             continue
         if any(a <= w.start < b for a, b in fixed):
             continue
