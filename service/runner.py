@@ -32,7 +32,7 @@ DEMO_CREDENTIALS = "demo-credentials.json"
 #: How long a child may take to stop after SIGTERM before it is killed.
 STOP_TIMEOUT_S = 20.0
 #: How long to wait for Redis and the web server to accept connections.
-START_TIMEOUT_S = 60.0
+START_TIMEOUT_S = 120.0
 
 
 def echo(message: str) -> None:
@@ -128,6 +128,23 @@ def wait_for_port(port: int, timeout_s: float, alive: Callable[[], bool]) -> boo
                 return True
         except OSError:
             time.sleep(0.1)
+    return False
+
+
+def wait_for_http(url: str, timeout_s: float, alive: Callable[[], bool]) -> bool:
+    """Wait until `url` answers (the app is imported and serving, not just listening)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        try:
+            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 -- our own loopback URL
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answered
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
     return False
 
 
@@ -361,11 +378,16 @@ def run(host: str, concurrency: int) -> int:
             Child("worker", [*me, "worker", "--concurrency", str(concurrency)]),
         ]
 
-        def ready() -> None:
+        def web_alive() -> bool:
             web = children[0].proc
-            alive = (lambda: web.poll() is None) if web is not None else (lambda: False)
-            if wait_for_port(settings.port, START_TIMEOUT_S, alive):
+            return web is not None and web.poll() is None
+
+        def ready() -> None:
+            alive = web_alive
+            if wait_for_http(f"{url}/api/v1/openapi.json", START_TIMEOUT_S, alive):
                 _announce(settings, url, credentials, created)
+            elif alive():
+                echo(f"the web app does not answer at {url} yet; see its log above")
 
         return supervise(children, env, ready)
     finally:

@@ -86,12 +86,12 @@ def test_run_starts_everything_scores_and_stops_cleanly(
         signed = signed_headers(key_id.group(1), secret.group(1), raw, time.time())
         return {"Content-Type": "application/json", **signed}
 
-    created = requests.post(url, data=body, headers=headers(body), timeout=10)
+    created = requests.post(url, data=body, headers=headers(body), timeout=30)
     assert created.status_code == 202, created.text
     submission = f"{url}/{created.json()['id']}"
 
     def scored() -> bool:
-        answer = requests.get(submission, headers=headers(b""), timeout=10).json()
+        answer = requests.get(submission, headers=headers(b""), timeout=30).json()
         return bool(answer["status"] == "scored")
 
     wait_until(scored, 120, "the letter to be scored")
