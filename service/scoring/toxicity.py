@@ -40,6 +40,8 @@ MAX_SPANS_PER_WINDOW = 3
 #: A word must add at least this much to the n-gram model's logit to be shown; a flagged
 #: window without such a word is shown as a passage.
 MIN_CONTRIBUTION = 0.5
+#: How many windows' n-gram scores are kept for explaining them (a long letter's worth).
+RECENT_WINDOWS = 128
 #: Embeddings are cut here: the encoder's cost grows with length, the signal does not.
 MAX_EMBED_CHARS = 1000
 
@@ -353,13 +355,16 @@ class ToxicityModel:
         if len(doc) != len(text):  # offsets must point into the text as received
             doc = text
         _, word_weight, char_weight = self._fast().ngram_logit(doc)
+        per_token: dict[str, float] = {}
         result = []
         for match in _TOKEN.finditer(doc):
             token = match.group().lower()
-            total = word_weight.get(token, 0.0)
-            padded = f" {token} "
-            grams = {padded[i : i + n] for n in range(2, 6) for i in range(len(padded) - n + 1)}
-            total += sum(char_weight.get(g, 0.0) for g in grams)
+            total = per_token.get(token)
+            if total is None:
+                padded = f" {token} "
+                grams = {padded[i : i + n] for n in range(2, 6) for i in range(len(padded) - n + 1)}
+                total = word_weight.get(token, 0.0) + sum(char_weight.get(g, 0.0) for g in grams)
+                per_token[token] = total
             result.append((match.start(), match.end(), float(total)))
         return sorted(result, key=lambda r: -r[2])
 
@@ -429,16 +434,28 @@ class _FastModel:
         self.intercept = float(model.ngram_lr_.intercept_[0])
         self.cheap = _LinearStack(model.cheap_stack_)
         self.full = _LinearStack(model.full_stack_) if model.full_stack_ is not None else None
+        self._recent: dict[str, tuple[float, dict[str, float], dict[str, float]]] = {}
         self.embedding: tuple[Vector, float] | None = None
         if self.full is not None:
             lr = model.embed_lr_
             self.embedding = (np.asarray(lr.coef_[0], np.float64), float(lr.intercept_[0]))
 
     def ngram_logit(self, doc: str) -> tuple[float, dict[str, float], dict[str, float]]:
-        """Return the n-gram model's logit and each present n-gram's share of it."""
+        """Return the n-gram model's logit and each present n-gram's share of it.
+
+        The last few results are kept: explaining a flagged window needs the same
+        numbers that scoring it just computed.
+        """
+        hit = self._recent.get(doc)
+        if hit is not None:
+            return hit
         word_logit, word_parts = self.word.logit(doc)
         char_logit, char_parts = self.char.logit(doc)
-        return self.intercept + word_logit + char_logit, word_parts, char_parts
+        result = (self.intercept + word_logit + char_logit, word_parts, char_parts)
+        if len(self._recent) >= RECENT_WINDOWS:
+            self._recent.clear()
+        self._recent[doc] = result
+        return result
 
 
 # --- the scoring phase -------------------------------------------------------------
