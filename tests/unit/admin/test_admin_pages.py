@@ -355,6 +355,9 @@ def test_pages_in_german(client: FlaskClient, paper: dict[str, str], db_session:
     words = client.get(f"/admin/{site.id}/lexicon").get_data(as_text=True)
     assert "Wortliste von Tagblatt" in words and "Verschleierte" not in words
     assert "verschleierte Schreibweisen" in words
+    board = client.get(f"/admin/{site.id}/dashboard").get_data(as_text=True)
+    assert "Übersicht von Tagblatt" in board and "8 Entscheidungen; Median" in board
+    assert "Lernen aus Entscheidungen" in page
 
 
 def test_model_versions_shown_and_rolled_back(
