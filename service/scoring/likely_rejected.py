@@ -47,7 +47,7 @@ class DecisionModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         n_features: int = 2**16,
         C: float = 1.0,
         prior: DecisionModel | None = None,
-        class_weight: str | None = "balanced",
+        class_weight: str | None = None,
     ) -> None:
         self.n_features = n_features
         self.C = C
