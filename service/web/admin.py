@@ -100,7 +100,17 @@ LEXICON_CSV_FIELDS = (
 )
 LEXICON_MAX_ENTRIES = 5_000
 EXAMPLE_EXCERPT_CHARS = 160
+#: Most rows of a rules or reason-template form.
+MAX_ROWS = 100
 GENERAL_MODEL = "likely_rejected_de"
+
+
+def _count(raw: str | None, most: int) -> int:
+    """Return a row count from a form (0 when missing or not a number, at most `most`)."""
+    try:
+        return max(0, min(int(raw or "0"), most))
+    except ValueError:
+        return 0
 
 
 def _actor(user: CurrentUser) -> str:
@@ -315,7 +325,7 @@ def rules(site_id: str) -> ResponseReturnValue:
     """Save the rules per signal range and the auto-reject switch."""
     form = request.form
     rows = []
-    for index in range(int(form.get("rule_count", "0") or 0) + 1):
+    for index in range(_count(form.get("rule_count"), MAX_ROWS) + 1):
         name = form.get(f"r{index}_name", "").strip()
         if not name or form.get(f"r{index}_remove"):
             continue
@@ -376,7 +386,7 @@ def reasons(site_id: str) -> ResponseReturnValue:
     form = request.form
     templates = []
     seen = set()
-    for index in range(int(form.get("reason_count", "0") or 0) + 1):
+    for index in range(_count(form.get("reason_count"), MAX_ROWS) + 1):
         tid = form.get(f"rt{index}_id", "").strip()[:64]
         de, en = form.get(f"rt{index}_de", "").strip(), form.get(f"rt{index}_en", "").strip()
         if not tid or form.get(f"rt{index}_remove") or not (de or en) or tid in seen:
@@ -418,9 +428,9 @@ def rotate_key(site_id: str) -> ResponseReturnValue:
         hours = float(request.form.get("overlap_hours", "24"))
     except ValueError:
         abort(400)
-    overlap = timedelta(hours=hours)
-    if not timedelta(0) <= overlap <= MAX_KEY_OVERLAP:
+    if not 0.0 <= hours <= MAX_KEY_OVERLAP.total_seconds() / 3600:  # also refuses nan
         abort(400)
+    overlap = timedelta(hours=hours)
     with services().sessions() as db:
         site, user = _admin_site(db, site_id)
         key_id, secret = sites.rotate_key(
@@ -691,7 +701,7 @@ def rescore(site_id: str) -> ResponseReturnValue:
     sent = sum(1 for sid in ids if services().dispatcher.enqueue_score(sid))
     log.info("rescore: site %s, %d items requeued, %d enqueued", site_id, len(ids), sent)
     flash(gettext("%(n)d open items are being scored again.", n=len(ids)))
-    return redirect(request.form.get("back") or url_for("admin.lexicon", site_id=site_id))
+    return redirect(url_for("admin.lexicon", site_id=site_id))
 
 
 # --- dashboard ---------------------------------------------------------------------------

@@ -405,3 +405,18 @@ def test_dashboard_figures(client: FlaskClient, paper: dict[str, str]) -> None:
     assert volumes and sum(int(v) for v in re.findall(r": (\d+)", volumes.group(1))) == 9
     assert "pending: 8" in html
     assert html.count("<svg") == 3
+
+
+def test_odd_form_values_are_refused_not_errors(client: FlaskClient, paper: dict[str, str]) -> None:
+    _admin(client)
+    site_id = paper["site"]
+    for path, data in [
+        (f"/admin/{site_id}/rules", {"rule_count": "many"}),
+        (f"/admin/{site_id}/reasons", {"reason_count": "10000000000"}),
+        (f"/admin/{site_id}/rotate-key", {"overlap_hours": "nan"}),
+        (f"/admin/{site_id}/rotate-key", {"overlap_hours": "100000"}),
+        (f"/admin/{site_id}/thresholds", {"t_toxicity": "inf", "action": "save"}),
+        (f"/admin/{site_id}/lexicon", {"action": "save", "index": "5"}),
+        (f"/admin/{site_id}/policy", {"max_links": "zwei"}),
+    ]:
+        assert _post(client, path, data).status_code in (302, 400, 422), path
