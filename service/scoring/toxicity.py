@@ -293,12 +293,12 @@ class ToxicityModel:
         return hstack([self.word_.transform(docs), self.char_.transform(docs)]).tocsr()
 
     # --- scoring ------------------------------------------------------------------
-    def predict_proba(self, texts: Sequence[str]) -> Vector:
+    def predict_proba(self, texts: Sequence[str], embeddings: bool = True) -> Vector:
         """Return calibrated probabilities of toxicity, one per text.
 
         Same numbers as the scikit-learn objects give (`predict_proba_reference`), computed
         directly from their learned weights: sklearn's per-call input checks cost more
-        than the arithmetic for one comment.
+        than the arithmetic for one comment. `embeddings=False` keeps to the cheap views.
         """
         docs = [normalize(t) for t in texts]
         if not docs:
@@ -307,7 +307,7 @@ class ToxicityModel:
         z_ngram = np.asarray([fast.ngram_logit(d)[0] for d in docs])
         lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
         p = fast.cheap.probability(self._meta(_sigmoid(z_ngram), None, lex))
-        if fast.full is None or fast.embedding is None:
+        if not embeddings or fast.full is None or fast.embedding is None:
             return p
         lo, hi = self.band_
         uncertain = np.flatnonzero((p >= lo) & (p <= hi))
@@ -511,14 +511,32 @@ class ToxicityPhase:
         site_threshold = doc.config.threshold(SIGNAL, threshold)
         for (start, end), p in zip(parts, probabilities, strict=True):
             if p >= site_threshold:
-                self._explain(doc.text, start, end, float(p), model, out, len(parts) > 1)
+                self._explain(
+                    doc.text, start, end, float(p), model, out, len(parts) > 1, site_threshold
+                )
 
     @staticmethod
     def _explain(
-        text: str, start: int, end: int, p: float, model: ToxicityModel, out: Builder, long: bool
+        text: str,
+        start: int,
+        end: int,
+        p: float,
+        model: ToxicityModel,
+        out: Builder,
+        long: bool,
+        threshold: float,
     ) -> None:
-        top = model.contributions(text[start:end])[:MAX_SPANS_PER_WINDOW]
-        words = [c for c in top if c[2] >= MIN_CONTRIBUTION]
+        window = text[start:end]
+        top = [
+            c
+            for c in model.contributions(window)[:MAX_SPANS_PER_WINDOW]
+            if c[2] >= MIN_CONTRIBUTION
+        ]
+        # A word is named only if the model also calls it toxic on its own: character
+        # n-grams shared with loaded words (e.g. "merk" as in Merkel) can push a harmless
+        # word up inside a sentence; such a window is shown as a passage instead.
+        alone = model.predict_proba([window[s:e] for s, e, _ in top], embeddings=False)
+        words = [c for c, q in zip(top, alone, strict=True) if q >= threshold]
         for s, e, weight in words:
             out.span(
                 start + s,

@@ -90,6 +90,9 @@ def test_long_civil_text_with_one_insult_is_flagged_at_the_insult(phase: Toxicit
     assert word_spans
     assert all(at <= s.start < s.end <= at + len(insult) for s in word_spans)
     assert "Vollidiot" in {text[s.start : s.end] for s in word_spans}
+    # a word is named only when the model calls it toxic on its own too
+    alone = model("de").predict_proba([text[s.start : s.end] for s in word_spans], embeddings=False)
+    assert (alone >= out.default_thresholds["toxicity"]).all()
 
     _doc, civil_out = score(phase, f"{civil} {civil}")
     assert civil_out.scores["toxicity"] < civil_out.default_thresholds["toxicity"]
