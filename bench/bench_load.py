@@ -256,6 +256,9 @@ def main() -> None:
     parser.add_argument("--e2e-s", type=float, default=20.0)
     parser.add_argument("--e2e-rate", type=float, default=100.0)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument(
+        "--e2e-only", action="store_true", help="only the end-to-end phase (load-e2e-RATE.txt)"
+    )
     args = parser.parse_args()
     tmp = temp_dir("bench-load-")
     broker = RedisServer(tmp / "redis")
@@ -273,8 +276,9 @@ def main() -> None:
                 stack.create_site()
                 stack.serve(workers=args.web_workers)
                 engine = stack.engine()
-                out += _ingest(stack, engine, args.step_s)
-                out += _health_ratio(stack, engine, args.step_s)
+                if not args.e2e_only:
+                    out += _ingest(stack, engine, args.step_s)
+                    out += _health_ratio(stack, engine, args.step_s)
                 out += _end_to_end(stack, engine, args.e2e_rate, args.e2e_s)
                 out.append(f"load average at end {os.getloadavg()[0]:.1f}")
                 engine.dispose()
@@ -282,7 +286,8 @@ def main() -> None:
                 stack.stop_all()
     finally:
         broker.stop()
-    results = Path(__file__).with_name("results") / "load.txt"
+    name = f"load-e2e-{args.e2e_rate:g}.txt" if args.e2e_only else "load.txt"
+    results = Path(__file__).with_name("results") / name
     results.write_text("\n".join(out) + "\n")
     print(f"written to {results}")
 
