@@ -208,7 +208,10 @@ def render_card(card: dict[str, Any]) -> str:
     for d in card["training_data"]:
         lines.append(f"| {d['dataset']} | {d['file']} | `{d['sha256'][:16]}…` | {d['licence']} |")
     lines += ["", "## Labels", "", "```json", json.dumps(card["labels"], indent=2), "```", ""]
-    lines += ["## Metrics", "", "```json", json.dumps(card["metrics"], indent=2), "```", ""]
+    lines += ["## Metrics", ""]
+    lines += _metric_tables(card["metrics"])
+    lines += ["Everything, as recorded in card.json:", ""]
+    lines += ["```json", json.dumps(card["metrics"], indent=2), "```", ""]
     for key in ("notes", "speed"):
         if key in card:
             lines += [f"## {key.capitalize()}", ""]
@@ -219,3 +222,27 @@ def render_card(card: dict[str, Any]) -> str:
                 lines += ["```json", json.dumps(value, indent=2), "```"]
             lines.append("")
     return "\n".join(lines)
+
+
+def _metric_tables(metrics: dict[str, Any]) -> list[str]:
+    """Render each {corpus: {metric: value}} block of the metrics as a Markdown table."""
+    lines: list[str] = []
+    if "method" in metrics:
+        lines += [str(metrics["method"]), ""]
+    for block, rows in metrics.items():
+        if not isinstance(rows, dict) or not all(isinstance(v, dict) for v in rows.values()):
+            continue
+        columns = [
+            c
+            for c in ("n", "official_f1", "macro_f1", "official_f1_at_corpus_best_threshold")
+            if any(c in v for v in rows.values())
+        ]
+        if not columns:
+            continue
+        lines += [f"**{block}**", "", "| corpus | " + " | ".join(columns) + " |"]
+        lines.append("|---" * (len(columns) + 1) + "|")
+        for corpus, values in rows.items():
+            cells = [str(values.get(c, "")) for c in columns]
+            lines.append(f"| {corpus} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
