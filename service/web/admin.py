@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import logging
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -829,6 +829,18 @@ def _audit_query(site_id: str) -> sa.Select[AuditEvent, str]:
         query = query.where(sa.or_(AuditEvent.actor.like(like), User.email.like(like)))
     if args.get("target"):
         query = query.where(AuditEvent.target_id == args["target"][:200])
+    for name, op in (("since", ">="), ("until", "<")):
+        raw = args.get(name, "")
+        if not raw:
+            continue
+        try:
+            day = datetime.strptime(raw[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            abort(400)
+        if op == ">=":
+            query = query.where(AuditEvent.at >= day)
+        else:
+            query = query.where(AuditEvent.at < day + timedelta(days=1))
     return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
 
@@ -886,7 +898,9 @@ def audit_log(site_id: str) -> ResponseReturnValue:
             page=page,
             actions=actions,
             json=_json,
-            filters={k: request.args.get(k, "") for k in ("action", "actor", "target")},
+            filters={
+                k: request.args.get(k, "") for k in ("action", "actor", "target", "since", "until")
+            },
         )
 
 

@@ -342,6 +342,13 @@ def test_audit_log_filters_pages_and_exports(
     assert rows[0]["who"] == "admin@example.org"
     # Another paper's events never show.
     assert all(r["action"].startswith("site.corpus") for r in rows)
+    today = utcnow().date()
+    dated = client.get(f"/admin/{site_id}/audit?action=site.corpus&since={today}&until={today}")
+    assert dated.get_data(as_text=True).count("site.corpus_group_changed") >= 3
+    tomorrow = today + timedelta(days=1)
+    later = client.get(f"/admin/{site_id}/audit?action=site.corpus&since={tomorrow}")
+    assert "site.corpus_group_changed" not in later.get_data(as_text=True).split("<tbody>")[1]
+    assert client.get(f"/admin/{site_id}/audit?since=gestern").status_code == 400
     # 8 decisions + 1 site creation + 3 group changes = 12 events; pages of 50 need no next.
     assert 'rel="next"' not in everything
 
