@@ -109,3 +109,19 @@ def test_learned_signal_added_to_the_result(db_session: Session, engine: sa.Engi
         assert "toxicity" in result.data["signals"]  # the other signals stay
     assert (scores["hostile"] or 0) > 0.5 > (scores["calm"] or 1)
     assert db_session.scalar(sa.select(sa.func.count()).select_from(SiteModel)) == 1
+
+
+def test_periodic_retrain_uses_the_general_model_and_waits_for_new_decisions(
+    db_session: Session, engine: sa.Engine
+) -> None:
+    site = make_site(db_session, "Tagblatt", callback_url=None)
+    quiet = make_site(db_session, "Kurier", callback_url=None)
+    user = make_user(db_session, site, "mod@example.org")
+    _decide(db_session, (site, user.id), 220, 0, seed=5)
+    sessions = sessionmaker(engine)
+    first = learning.retrain_all(sessions, None, utcnow)
+    assert first == {site.id: "accepted", quiet.id: "skipped"}
+    db_session.expire_all()
+    model = site_models.active(db_session, site.id)
+    assert model is not None and model.metrics["starts_from_general"] is True
+    assert learning.retrain_all(sessions, None, utcnow)[site.id] == "skipped"
