@@ -450,6 +450,20 @@ def corpus(site_id: str) -> ResponseReturnValue:
     group = request.form.get("corpus_group", "").strip()[:200] or None
     with services().sessions() as db:
         site, user = _admin_site(db, site_id)
+        if group is not None and group != site.corpus_group:
+            members = db.scalars(
+                sa.select(Site.id).where(Site.corpus_group == group, Site.id != site.id)
+            ).all()
+            # Sharing a corpus shows one paper's texts to another's copy detection: a site
+            # joins a group only when the admin also runs every paper already in it.
+            if any(user.roles.get(member) != ADMIN for member in members):
+                flash(
+                    gettext(
+                        "This group holds papers you do not administer: only an admin "
+                        "of every paper in the group can add this site."
+                    )
+                )
+                return redirect(url_for("admin.settings", site_id=site_id) + "#corpus")
         before = {"corpus_group": site.corpus_group}
         site.corpus_group = group
         audit.record(

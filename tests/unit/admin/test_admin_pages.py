@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from service.storage import decisions, sites
-from service.storage.models import QUEUED, SCORED, AuditEvent, Site, Submission, utcnow
+from service.storage import decisions, sites, users
+from service.storage.models import QUEUED, SCORED, AuditEvent, Site, Submission, User, utcnow
 from tests.conftest import TEST_SECRET_KEY
 from tests.queue_support import add_submission, make_site, make_user, result_data
 from tests.unit.web.queue_fixtures import csrf, login
@@ -427,3 +427,42 @@ def test_odd_form_values_are_refused_not_errors(client: FlaskClient, paper: dict
         (f"/admin/{site_id}/policy", {"max_links": "zwei"}),
     ]:
         assert _post(client, path, data).status_code in (302, 400, 422), path
+
+
+def test_a_site_joins_a_corpus_group_only_when_its_admin_runs_every_member(
+    client: FlaskClient, paper: dict[str, str], db_session: Session
+) -> None:
+    _admin(client)
+    _post(client, f"/admin/{paper['site']}/corpus", {"corpus_group": "verlag-nord"})
+    assert _site(db_session, paper["site"]).corpus_group == "verlag-nord"
+
+    # The Kurier's admin does not run the Tagblatt: typing its group's name must not
+    # pull the Tagblatt's texts into the Kurier's copy detection.
+    stranger = FlaskClient(client.application)
+    assert login(stranger, "other-admin@example.org") == 302
+    token = csrf(stranger, "/queue/")
+    refused = stranger.post(
+        f"/admin/{paper['other']}/corpus",
+        data={"csrf_token": token, "corpus_group": "verlag-nord"},
+        follow_redirects=True,
+    )
+    assert "only an admin of every paper in the group" in refused.get_data(as_text=True)
+    assert _site(db_session, paper["other"]).corpus_group is None
+
+    # A new, empty group is fine, and an admin of both papers may put them together.
+    stranger.post(
+        f"/admin/{paper['other']}/corpus", data={"csrf_token": token, "corpus_group": "kurier"}
+    )
+    assert _site(db_session, paper["other"]).corpus_group == "kurier"
+
+    # Once the Kurier's admin also runs the Tagblatt, the Kurier may join its group.
+    admin = db_session.scalars(sa.select(User).where(User.email == "other-admin@example.org")).one()
+    users.add_membership(db_session, admin, _site(db_session, paper["site"]), "admin", actor="cli")
+    db_session.commit()
+    again = FlaskClient(client.application)
+    assert login(again, "other-admin@example.org") == 302
+    again.post(
+        f"/admin/{paper['other']}/corpus",
+        data={"csrf_token": csrf(again, "/queue/"), "corpus_group": "verlag-nord"},
+    )
+    assert _site(db_session, paper["other"]).corpus_group == "verlag-nord"
