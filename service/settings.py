@@ -78,6 +78,9 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     # Requests per minute and site on the CMS API.
     rate_limit_per_minute: int = 600
+    # Seconds a web process reuses a site's key look-up (0: look up on every request). A
+    # key rotated away or revoked in another process keeps working this long there.
+    site_key_cache_s: float = 10.0
     # Callback delivery: attempts and the first backoff step (doubles each time).
     callback_max_attempts: int = 10
     callback_backoff_first_s: float = 30.0
@@ -122,6 +125,7 @@ class Settings:
             max_text_chars=_read(env, "MODASSIST_MAX_TEXT_CHARS", _parse_int, 100_000),
             max_body_bytes=_read(env, "MODASSIST_MAX_BODY_BYTES", _parse_int, 1024 * 1024),
             rate_limit_per_minute=_read(env, "MODASSIST_RATE_LIMIT_PER_MINUTE", _parse_int, 600),
+            site_key_cache_s=_read(env, "MODASSIST_SITE_KEY_CACHE_S", _parse_float, 10.0),
             callback_max_attempts=_read(env, "MODASSIST_CALLBACK_MAX_ATTEMPTS", _parse_int, 10),
             callback_backoff_first_s=_read(
                 env, "MODASSIST_CALLBACK_BACKOFF_FIRST_S", _parse_float, 30.0

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from service.storage._upsert import insert_if_absent
 from service.storage.models import QUEUED, Author, Site, Submission, new_id, utcnow
@@ -60,7 +60,12 @@ def ingest(session: Session, site: Site, payload: SubmissionIn) -> tuple[Submiss
     enqueues scoring for a new submission.
     """
     digest = text_sha256(payload.text)
-    existing = _by_external_id(session, site.id, payload.external_id)
+    # Without an author, insert first (one round trip for a new submission, the common
+    # case). With one, look first: a repeat must not write the author's details again
+    # (after an erasure, a replayed old request would bring them back).
+    existing = (
+        None if payload.author is None else _by_external_id(session, site.id, payload.external_id)
+    )
     if existing is None:
         author_id = upsert_author(session, site, payload.author) if payload.author else None
         now = utcnow()
@@ -84,10 +89,13 @@ def ingest(session: Session, site: Site, payload: SubmissionIn) -> tuple[Submiss
         }
         table = Submission.__table__
         if insert_if_absent(session, table, values, ("site_id", "external_id")):  # type: ignore[arg-type]
-            created = session.get(Submission, values["id"])
-            assert created is not None
+            # The row is exactly `values`: put it in the session as loaded, no SELECT
+            # (columns left to their defaults load on first access).
+            created = Submission(**values)
+            make_transient_to_detached(created)
+            session.add(created)
             return created, True
-        # Lost a race with an identical request: compare with the winner's row.
+        # Sent before, or lost a race with an identical request: compare with that row.
         existing = _by_external_id(session, site.id, payload.external_id)
         assert existing is not None
     if existing.text_sha256 != digest:

@@ -88,7 +88,8 @@ def _signed(session: Session, *, json_body: bool) -> SiteKey:
     """Check content type, signature and rate limit, in that order; return the site's key."""
     if json_body and request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "the body must be application/json")
-    key = cms_auth.authenticate(session, services().settings)
+    svc = services()
+    key = cms_auth.authenticate(session, svc.settings, cache=svc.key_cache)
     g.site_id = key.site.id
     verdict = rate_limiter().hit(key.site.id)
     if not verdict.allowed:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 from sqlalchemy import Engine
@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.dispatch import Dispatcher, celery_sender
 from service.settings import Settings
 from service.storage.db import make_engine, make_session_factory
+from service.web.cms_auth import SiteKeyCache
 
 
 @dataclass
@@ -19,6 +20,8 @@ class Services:
     engine: Engine
     sessions: sessionmaker[Session]
     dispatcher: Dispatcher
+    # Built by hand (tests): no cache, every request looks its key up.
+    key_cache: SiteKeyCache = field(default_factory=lambda: SiteKeyCache(0.0))
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -28,6 +31,7 @@ class Services:
             engine=engine,
             sessions=make_session_factory(engine),
             dispatcher=Dispatcher(celery_sender(settings)),
+            key_cache=SiteKeyCache(settings.site_key_cache_s),
         )
 
 
