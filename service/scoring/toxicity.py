@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 
 from service.scoring import artifacts
 from service.scoring.document import Builder, Doc
+from service.scoring.ngrams import GramCounter
 
 SIGNAL = "toxicity"
 MODEL_NAMES = {"de": "toxicity_de", "en": "toxicity_en"}
@@ -354,18 +355,16 @@ class ToxicityModel:
         doc = normalize(text)
         if len(doc) != len(text):  # offsets must point into the text as received
             doc = text
-        _, word_weight, char_weight = self._fast().ngram_logit(doc)
-        per_token: dict[str, float] = {}
-        result = []
-        for match in _TOKEN.finditer(doc):
-            token = match.group().lower()
-            total = per_token.get(token)
-            if total is None:
-                padded = f" {token} "
-                grams = {padded[i : i + n] for n in range(2, 6) for i in range(len(padded) - n + 1)}
-                total = word_weight.get(token, 0.0) + sum(char_weight.get(g, 0.0) for g in grams)
-                per_token[token] = total
-            result.append((match.start(), match.end(), float(total)))
+        fast = self._fast()
+        _, word_weight, char_weight = fast.ngram_logit(doc)
+        matches = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(doc)]
+        distinct = list(dict.fromkeys(token for _s, _e, token in matches))
+        char_sums = fast.char.token_sums(distinct, char_weight)
+        per_token = {
+            token: word_weight.get(token, 0.0) + char_sum
+            for token, char_sum in zip(distinct, char_sums, strict=True)
+        }
+        result = [(start, end, float(per_token[token])) for start, end, token in matches]
         return sorted(result, key=lambda r: -r[2])
 
     def strip_training_state(self) -> ToxicityModel:
@@ -401,26 +400,72 @@ class _NgramPart:
     """One fitted TfidfVectorizer (sublinear tf, l2 norm) with its slice of the weights."""
 
     def __init__(self, vectorizer: Any, coef: Vector) -> None:
-        self.analyze = vectorizer.build_analyzer()
+        self.grams = GramCounter(vectorizer)
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.coef = coef
         self.sublinear = bool(vectorizer.sublinear_tf)
 
-    def logit(self, doc: str) -> tuple[float, dict[str, float]]:
-        counts: dict[str, int] = {}
-        for gram in self.analyze(doc):
-            if gram in self.vocabulary:
-                counts[gram] = counts.get(gram, 0) + 1
-        if not counts:
-            return 0.0, {}
-        grams = list(counts)
-        index = np.fromiter((self.vocabulary[g] for g in grams), dtype=np.int64, count=len(grams))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(grams))
+    def logit(self, doc: str) -> tuple[float, _Parts]:
+        """Return this part's share of the logit and each present n-gram's share of it."""
+        if self.grams.coded:
+            index, tf, codes = self.grams.lookup_codes(self.grams.codes(doc))
+        else:
+            (index, tf), codes = self.grams.counts(doc), None
+        if not index.size:
+            return 0.0, _Parts(self.vocabulary, index, np.zeros(0), codes)
         weight = ((1.0 + np.log(tf)) if self.sublinear else tf) * self.idf[index]
         weight /= float(np.sqrt(weight @ weight))
         parts = weight * self.coef[index]
-        return float(parts.sum()), dict(zip(grams, parts.tolist(), strict=True))
+        return float(parts.sum()), _Parts(self.vocabulary, index, parts, codes)
+
+    def token_sums(self, tokens: list[str], parts: _Parts) -> list[float]:
+        """Return per token the shares of the distinct n-grams of the token as a word."""
+        if parts.codes is None:
+            low, high = self.grams.min_n, self.grams.max_n
+            sums: list[float] = []
+            for token in tokens:
+                padded = f" {token} "
+                grams = {
+                    padded[i : i + n]
+                    for n in range(low, high + 1)
+                    for i in range(len(padded) - n + 1)
+                }
+                sums.append(sum(parts.get(g, 0.0) for g in grams))
+            return sums
+        codes, owner = self.grams.word_codes(tokens)
+        values = np.zeros(codes.size)
+        if parts.codes.size and codes.size:
+            where = np.searchsorted(parts.codes, codes)
+            where[where == parts.codes.size] = 0
+            hit = parts.codes[where] == codes
+            values[hit] = parts.parts[where[hit]]
+        total: list[float] = np.bincount(owner, weights=values, minlength=len(tokens)).tolist()
+        return total
+
+
+class _Parts:
+    """The present n-grams' shares of a logit, looked up by n-gram (built when asked)."""
+
+    def __init__(
+        self,
+        vocabulary: dict[str, int],
+        index: NDArray[np.intp],
+        parts: Vector,
+        codes: NDArray[np.int64] | None = None,
+    ) -> None:
+        self.vocabulary = vocabulary
+        self.index = index
+        self.parts = parts
+        #: The n-grams' codes (ascending, aligned with parts) when the counter codes them.
+        self.codes = codes
+        self._by_index: dict[int, float] | None = None
+
+    def get(self, gram: str, default: float = 0.0) -> float:
+        if self._by_index is None:
+            self._by_index = dict(zip(self.index.tolist(), self.parts.tolist(), strict=True))
+        index = self.vocabulary.get(gram)
+        return default if index is None else self._by_index.get(index, default)
 
 
 class _FastModel:
@@ -434,13 +479,13 @@ class _FastModel:
         self.intercept = float(model.ngram_lr_.intercept_[0])
         self.cheap = _LinearStack(model.cheap_stack_)
         self.full = _LinearStack(model.full_stack_) if model.full_stack_ is not None else None
-        self._recent: dict[str, tuple[float, dict[str, float], dict[str, float]]] = {}
+        self._recent: dict[str, tuple[float, _Parts, _Parts]] = {}
         self.embedding: tuple[Vector, float] | None = None
         if self.full is not None:
             lr = model.embed_lr_
             self.embedding = (np.asarray(lr.coef_[0], np.float64), float(lr.intercept_[0]))
 
-    def ngram_logit(self, doc: str) -> tuple[float, dict[str, float], dict[str, float]]:
+    def ngram_logit(self, doc: str) -> tuple[float, _Parts, _Parts]:
         """Return the n-gram model's logit and each present n-gram's share of it.
 
         The last few results are kept: explaining a flagged window needs the same
@@ -492,6 +537,9 @@ class ToxicityPhase:
         self.models: dict[str, tuple[ToxicityModel, dict[str, Any]]] = {}
         for language, name in MODEL_NAMES.items():
             model, card = artifacts.load(models, name)
+            # At start-up, not on the first comment of the language (about 1 s each).
+            if model._fast().embedding is not None:
+                embed(["warm"])
             self.models[language] = (model, card)
 
     def __call__(self, doc: Doc, out: Builder) -> None:

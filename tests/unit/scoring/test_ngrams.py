@@ -1,0 +1,71 @@
+"""GramCounter counts exactly the in-vocabulary n-grams that scikit-learn's analyser yields."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from service.scoring.ngrams import GramCounter
+
+TRAIN = [
+    "Du bist ein erbärmlicher Vollidiot, halt endlich die Fresse.",
+    "Vielen Dank für den ausführlichen Bericht über die Sitzung des Gemeinderats.",
+    "Laut KCNA wurden 12,5 Mio. Euro überwiesen – ça va? İstanbul, ĞÜ, Straße, STRASSE.",
+    "I think the council failed badly when it planned the new bypass road!!!",
+]
+TEXTS = [
+    *TRAIN,
+    "",
+    "   ",
+    "a",
+    "ab  cd\n\nef\tgh",
+    "\u00a0foo\u00a0bar\u2028baz\x1cqux",
+    "ß ẞ ﬁ İİ",
+    "\ud800x yy",  # a lone surrogate (the pipeline replaces them, direct callers may not)
+    "💩💩 €€€ Vollidiooooot",
+    "Laut KCNA laut kcna LAUT Kcna",
+]
+
+
+def counted(vectorizer: TfidfVectorizer, text: str) -> dict[int, int]:
+    analyze = vectorizer.build_analyzer()
+    vocabulary = vectorizer.vocabulary_
+    return dict(Counter(vocabulary[g] for g in analyze(text) if g in vocabulary))
+
+
+@pytest.mark.parametrize(
+    ("analyzer", "ngram_range", "coded"),
+    [
+        ("char_wb", (2, 5), True),
+        ("char_wb", (1, 3), True),
+        ("char_wb", (3, 4), True),
+        ("char_wb", (4, 5), False),  # a short word counts once as a whole: scikit-learn's path
+        ("char", (2, 4), False),
+        ("word", (1, 2), False),
+    ],
+)
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_counts_equal_scikit_learn(
+    analyzer: str, ngram_range: tuple[int, int], coded: bool, lowercase: bool
+) -> None:
+    vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range, lowercase=lowercase)
+    vectorizer.fit(TRAIN)
+    counter = GramCounter(vectorizer)
+    assert counter.coded is coded
+    for text in TEXTS:
+        index, counts = counter.counts(text)
+        assert dict(zip(index.tolist(), counts.tolist(), strict=True)) == counted(vectorizer, text)
+
+
+def test_word_codes_are_each_words_distinct_n_grams() -> None:
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).fit(TRAIN)
+    counter = GramCounter(vectorizer)
+    words = ["vollidiot", "a", "dank", "vollidiot", "xyzzy"]
+    codes, owner = counter.word_codes(words)
+    for k, word in enumerate(words):
+        mine = codes[owner == k]
+        assert len(set(mine.tolist())) == mine.size
+        index, _counts = counter.lookup(mine)
+        assert set(index.tolist()) == set(counted(vectorizer, word))
