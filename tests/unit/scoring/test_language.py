@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.scoring.document import Builder, Doc
-from service.scoring.language import LanguagePhase, detect
+from service.scoring.language import LanguagePhase, detect, vote
 from service.scoring.types import SiteConfig, Submission
 
 
@@ -57,3 +57,41 @@ def test_very_short_text_falls_back_to_german_with_a_note() -> None:
 def test_links_and_mentions_do_not_decide_the_language() -> None:
     code, _ = detect("@USER https://example.com/the-best-english-article Stimmt leider nicht ganz.")
     assert code == "de"
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        (
+            "Ich finde, der Stadtrat hat bei der Planung versagt, und das ist nicht gut.",
+            "de",
+        ),
+        ("Kayleigh McEnany ist ein bisserl der Typ wie die Stormy Daniels.", "de"),
+        (
+            "I think that the council failed when they planned the road, and we should say so.",
+            "en",
+        ),
+    ],
+)
+def test_an_overwhelming_function_word_vote_decides_without_lingua(text: str, code: str) -> None:
+    assert vote(text) == code
+    assert detect(text) == (code, 1.0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ik denk dat de gemeenteraad volledig heeft gefaald met deze weg, ik ben het niet eens.",
+        "Die man is in de stad geweest en hij heeft de auto van zijn broer gekocht.",
+        "Der er mange mennesker i den by, som har en mening om det.",
+        "Journalisterna på den här tidningen säger inte sanningen, men de får betalt för det.",
+        "Ech sinn net d'accord mat där Decisioun vun der Regierung, well si ass falsch.",
+        "Die joernaliste van hierdie koerant vertel nie die waarheid nie, maar word betaal.",
+        "Les journalistes de ce journal ne disent pas la vérité, mais ils sont payés pour cela.",
+        "Das ist doch nicht zu fassen, the whole thing is a joke and they know it.",
+        "Ich sage nur: you get what you pay for, und das gilt auch hier für die Stadt.",
+        "Das ist nicht gut.",  # too few words to vote
+    ],
+)
+def test_other_languages_and_mixed_text_go_to_lingua(text: str) -> None:
+    assert vote(text) is None
