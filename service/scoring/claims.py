@@ -17,11 +17,9 @@ number, a date, an amount) says it asserts a checkable fact.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +29,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from service.scoring import artifacts, cues
 from service.scoring.document import Builder, Doc
+from service.scoring.ngrams import Counts, GramCounter, Indices
 from service.scoring.sentences import split
 from service.scoring.types import ClaimType, Sentence, Span
 
@@ -48,6 +47,8 @@ VAGUE_UNSOURCED = 0.4
 EVIDENCE_FACTOR = 0.5
 
 Matrix = NDArray[np.float64]
+#: The n-gram counts of one vectorizer: vocabulary indices and how often each occurs.
+GramCounts = tuple[Indices, Counts]
 
 _REASONS: dict[str, str] = {
     "attribution": "Quelle genannt / attribution",
@@ -92,12 +93,33 @@ class CueFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
         return np.asarray([f"cue:{n}" for n in self._names()])
 
 
+class _TfidfPart:
+    """One fitted TfidfVectorizer (l2 norm) of a pipeline, with its slice of the weights."""
+
+    def __init__(self, vectorizer: Any, coef: Matrix) -> None:
+        self.grams = GramCounter(vectorizer)
+        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+        self.coef = coef
+        self.sublinear = bool(vectorizer.sublinear_tf)
+
+    def logit(self, index: Indices, tf: Counts) -> float:
+        """Return this part's share of the logit for n-gram counts (tf-idf, l2-normalised)."""
+        if not index.size:
+            return 0.0
+        value = self.idf[index] * ((1.0 + np.log(tf)) if self.sublinear else tf)
+        norm = float(value @ value)
+        if norm <= 0.0:
+            return 0.0
+        return float(value @ self.coef[index]) / math.sqrt(norm)
+
+
 class LinearTextScorer:
     """Score texts with a fitted TF-IDF + cues + logistic regression pipeline, fast.
 
     sklearn's `predict_proba` on one short text costs about 10 ms in validation and
-    joblib bookkeeping; the same arithmetic over plain dicts costs a fraction of that.
-    The result equals the pipeline's probability (a unit test checks it).
+    joblib bookkeeping; the same arithmetic over the n-gram counts of `ngrams.GramCounter`
+    costs a fraction of that. The result equals the pipeline's probability up to float
+    rounding (a unit test checks it).
     """
 
     def __init__(self, pipeline: Any) -> None:
@@ -105,7 +127,7 @@ class LinearTextScorer:
         model = pipeline.named_steps["model"]
         coef = np.asarray(model.coef_[0], dtype=np.float64)
         self.intercept = float(model.intercept_[0])
-        self.vectorizers: list[tuple[Any, dict[str, tuple[float, float]], bool]] = []
+        self.parts: list[_TfidfPart] = []
         self.analyzer_params: list[tuple[Any, ...]] = []
         offset = 0
         self.cue_keep: list[int] = []
@@ -114,12 +136,7 @@ class LinearTextScorer:
         for _name, step in union.transformer_list:
             if hasattr(step, "vocabulary_"):
                 width = len(step.vocabulary_)
-                idf = step.idf_
-                weights = {
-                    term: (float(idf[i]), float(coef[offset + i]))
-                    for term, i in step.vocabulary_.items()
-                }
-                self.vectorizers.append((step.build_analyzer(), weights, bool(step.sublinear_tf)))
+                self.parts.append(_TfidfPart(step, coef[offset : offset + width]))
                 params = step.get_params()
                 self.analyzer_params.append(
                     tuple(
@@ -137,37 +154,26 @@ class LinearTextScorer:
                 )
             offset += width
 
-    def counts(self, text: str) -> list[Counter[str]]:
-        """Return the n-gram counts of a text, one Counter per vectorizer."""
-        return [Counter(analyzer(text)) for analyzer, _weights, _sublinear in self.vectorizers]
+    def counts(self, text: str) -> list[GramCounts]:
+        """Return the n-gram counts of a text, one (indices, counts) pair per vectorizer."""
+        return [part.grams.counts(text) for part in self.parts]
 
     def same_analyzers(self, other: LinearTextScorer) -> bool:
-        """Return whether `counts` of this scorer can be fed to `other` (same n-gram setup)."""
-        return self.analyzer_params == other.analyzer_params
+        """Return whether `counts` of this scorer can be fed to `other` (same n-grams)."""
+        return self.analyzer_params == other.analyzer_params and all(
+            mine.grams.vocabulary == theirs.grams.vocabulary
+            for mine, theirs in zip(self.parts, other.parts, strict=True)
+        )
 
     def proba(self, text: str, cue_values: list[float]) -> float:
         """Return the probability for one text, given its `cues.features` values."""
         return self.proba_counts(self.counts(text), cue_values)
 
-    def proba_counts(self, counts: list[Counter[str]], cue_values: list[float]) -> float:
+    def proba_counts(self, counts: list[GramCounts], cue_values: list[float]) -> float:
         """Return the probability from precomputed n-gram counts and cue values."""
         z = self.intercept
-        for (_analyzer, weights, sublinear), grams in zip(self.vectorizers, counts, strict=True):
-            dot = norm = 0.0
-            get = weights.get
-            for gram, count in grams.items():
-                entry = get(gram)
-                if entry is None:
-                    continue
-                idf, w = entry
-                if count == 1:
-                    value = idf
-                else:
-                    value = (1.0 + math.log(count) if sublinear else float(count)) * idf
-                dot += value * w
-                norm += value * value
-            if norm > 0.0:
-                z += dot / math.sqrt(norm)
+        for part, (index, tf) in zip(self.parts, counts, strict=True):
+            z += part.logit(index, tf)
         if self.cue_keep:
             x = np.asarray([cue_values[i] for i in self.cue_keep], dtype=np.float64)
             z += float(np.dot(x - self.cue_mean, self.cue_weight))
@@ -301,7 +307,7 @@ def type_sentences(
     bounds: list[tuple[int, int]],
     scorer: LinearTextScorer | None,
     thresholds: Thresholds = Thresholds(),
-    counts: Callable[[int], list[Counter[str]]] | None = None,
+    counts: Callable[[int], list[GramCounts]] | None = None,
 ) -> Typed:
     """Type each sentence of `text` (rules first, the sentence model for what they leave open).
 
@@ -348,26 +354,25 @@ def _score(text: str, bounds: list[tuple[int, int]], entry: LoadedModel) -> tupl
     if not entry.shared:
         typed = type_sentences(text, bounds, entry.sentence, entry.thresholds)
         return typed, entry.document.proba(text, cues.features_from(text, typed.found))
-    document = entry.document
-    char = [k for k, params in enumerate(document.analyzer_params) if params[0] == "char_wb"]
-    grams = [[document.vectorizers[k][0](text[s:e]) for k in char] for s, e in bounds]
+    parts = entry.document.parts
+    codes = {
+        k: [part.grams.codes(text[s:e]) for s, e in bounds]
+        for k, part in enumerate(parts)
+        if part.grams.coded
+    }
 
-    def per_sentence(i: int) -> list[Counter[str]]:
+    def per_sentence(i: int) -> list[GramCounts]:
         start, end = bounds[i]
-        counted = iter(Counter(g) for g in grams[i])
         return [
-            next(counted) if k in char else Counter(analyzer(text[start:end]))
-            for k, (analyzer, _w, _s) in enumerate(document.vectorizers)
+            part.grams.lookup(codes[k][i]) if k in codes else part.grams.counts(text[start:end])
+            for k, part in enumerate(parts)
         ]
 
     typed = type_sentences(text, bounds, entry.sentence, entry.thresholds, per_sentence)
-    whole: list[Counter[str]] = []
-    for k, (analyzer, _weights, _sublinear) in enumerate(document.vectorizers):
-        if k in char:
-            position = char.index(k)
-            whole.append(Counter(chain.from_iterable(g[position] for g in grams)))
-        else:
-            whole.append(Counter(analyzer(text)))
+    whole = [
+        part.grams.lookup(np.concatenate(codes[k])) if k in codes else part.grams.counts(text)
+        for k, part in enumerate(parts)
+    ]
     return typed, entry.document.proba_counts(whole, cues.features_from(text, typed.found))
 
 
