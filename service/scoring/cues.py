@@ -242,6 +242,86 @@ _QUOTE = re.compile(r"[\"„“”»«]([^\"„“”»«]{3,})[\"„“”»«]
 _ACRONYM = re.compile(r"\b[A-ZÄÖÜ]{2,}[a-z]?\b")
 
 
+def _parts(words: str) -> tuple[str, ...]:
+    return tuple(words.split())
+
+
+_MONTH_PARTS = "jan jän feb mär mar apr mai jun jul aug sep okt oct nov dez dec"
+#: For each pattern above (by label), lower-case strings one of which is in every match:
+#: a pattern runs only on sentences that contain one of them, a substring test that costs
+#: a fraction of a regex pass (most sentences have none of these cues). "digit": every
+#: match has a decimal digit. A label missing here always runs. Checked on every match of
+#: the test sentences by tests/unit/scoring/test_cues.py.
+_NEEDS: dict[str, tuple[str, ...] | Literal["digit"]] = {
+    "angeblich": ("angeblich",),
+    "Berichten zufolge": ("zufolge",),
+    "Gerüchten zufolge": ("zufolge",),
+    "man hört": ("hört",),
+    "es heißt": ("heißt", "hieß"),
+    "wurde berichtet": ("berichtet", "gemeldet", "behauptet"),
+    "Experten sagen": _parts(
+        "experten expertinnen fachleute wissenschaftler forscher kritiker beobachter insider "
+        "ökonomen analysten"
+    ),
+    "Studien zeigen": ("studien", "umfragen", "untersuchungen", "statistiken"),
+    "Experten zufolge": ("zufolge",),
+    "man sagt": ("sagt", "weiß"),
+    "soll ... haben": ("soll",),
+    "gerüchteweise": ("gerüchteweise",),
+    "allegedly": ("allegedly", "reportedly", "supposedly", "rumo"),
+    "experts say": ("say", "said", "show", "suggest", "claim", "believe"),
+    "it is said": ("said", "reported", "claimed", "believed"),
+    "ich finde": ("ich",),
+    "meiner Meinung nach": ("meinung", "ansicht", "auffassung"),
+    "meines Erachtens": ("erachtens", "m.", "sicht", "mich"),
+    "Dank / Gruß": ("dank", "glückwunsch", "grüß", "bravo", "thank", "congratulations"),
+    "finde ich": ("ich",),
+    "I think": _parts("think believe feel guess hope suppose opinion view imo"),
+    "Vermutung": _parts(
+        "vielleicht wahrscheinlich vermutlich womöglich möglicherweise eventuell hoffentlich "
+        "anscheinend offenbar scheinbar unklar fraglich denkbar"
+    ),
+    "scheint": ("schein", "schien"),
+    "Konjunktiv II": ("könnte", "würde", "dürfte", "müsste", "sollte", "wäre", "hätte"),
+    "maybe": _parts("maybe perhaps probably possibly might could would seem unclear"),
+    "Betrag": "digit",
+    "Datum": "digit",
+    "Zahl": "digit",
+    "Zeitangabe": _parts(
+        f"{_MONTH_PARTS} tag mittwoch sommer winter frühjahr herbst gestern letzte "
+        "vergangene vorige diesem last yesterday"
+    ),
+    "Zahlwort": _parts(
+        "zwei drei vier fünf sechs sieben acht neun zehn elf zwölf zwanzig hundert tausend "
+        "millionen milliarden hälfte drittel dutzende"
+    ),
+    "URL": ("http", "www."),
+}
+#: Characters that IGNORECASE matches to a letter other than their lower case (İ, ı, ſ):
+#: a sentence with one runs every pattern.
+_FOLD_UNSAFE = re.compile("[\u0130\u0131\u017f]")
+_DIGIT = re.compile(r"\d")
+
+
+class _Gate:
+    """Which patterns can match in one sentence (see _NEEDS)."""
+
+    __slots__ = ("digit", "folded")
+
+    def __init__(self, sentence: str) -> None:
+        self.folded = None if _FOLD_UNSAFE.search(sentence) else sentence.lower()
+        self.digit = _DIGIT.search(sentence) is not None
+
+    def opens(self, label: str) -> bool:
+        needs = _NEEDS.get(label)
+        if needs is None or self.folded is None:
+            return True
+        if needs == "digit":
+            return self.digit
+        folded = self.folded
+        return any(part in folded for part in needs)
+
+
 @dataclass(frozen=True)
 class Cue:
     """One cue word or phrase in a sentence: its offsets, its kind and its label."""
@@ -297,17 +377,24 @@ def analyse(text: str, start: int, end: int) -> SentenceCues:
     # Only words with letters count: "IZ 23.07. 25" is a reference line, not a claim.
     found.words = sum(1 for w in words if not w.text.isdigit())
     sentence = text[start:end]
-    _find_attribution(text, start, end, words, found)
+    gate = _Gate(sentence)
+    _find_attribution(text, start, end, words, found, gate)
     for label, pattern in _VAGUE_PATTERNS:
+        if not gate.opens(label):
+            continue
         for m in pattern.finditer(text, start, end):
             found.cues.append(Cue(m.start(), m.end(), "vague", label))
             found.vague = True
     _find_konjunktiv(words, text, start, end, found)
     for label, pattern in _OPINION_PATTERNS:
+        if not gate.opens(label):
+            continue
         for m in pattern.finditer(text, start, end):
             found.cues.append(Cue(m.start(), m.end(), "opinion", label))
             found.opinion = True
     for label, pattern in _HEDGE_PATTERNS:
+        if not gate.opens(label):
+            continue
         for m in pattern.finditer(text, start, end):
             found.cues.append(Cue(m.start(), m.end(), "hedge", label))
             found.hedged = True
@@ -315,15 +402,20 @@ def analyse(text: str, start: int, end: int) -> SentenceCues:
     if stripped.endswith("?"):
         found.question = True
         found.cues.append(Cue(start + len(stripped) - 1, start + len(stripped), "question", "?"))
-    _find_evidence(text, start, end, words, found)
+    _find_evidence(text, start, end, found, gate)
     return found
 
 
 def _find_attribution(
-    text: str, start: int, end: int, words: list[_Token], found: SentenceCues
+    text: str,
+    start: int,
+    end: int,
+    words: list[_Token],
+    found: SentenceCues,
+    gate: _Gate | None = None,
 ) -> None:
     lowers = [w.lower for w in words]
-    for m in _URL.finditer(text, start, end):
+    for m in _URL.finditer(text, start, end) if gate is None or gate.opens("URL") else ():
         found.cues.append(Cue(m.start(), m.end(), "attribution", "URL"))
         _attribute(found, _domain(m.group()))
     for i, low in enumerate(lowers):
@@ -687,10 +779,12 @@ def _phrase_before(text: str, words: list[_Token], i: int) -> str | None:
 def _find_konjunktiv(
     words: list[_Token], text: str, start: int, end: int, found: SentenceCues
 ) -> None:
-    fixed = [(m.start(), m.end()) for m in _K1_FIXED.finditer(text, start, end)]
+    fixed: list[tuple[int, int]] | None = None
     for i, w in enumerate(words):
         if w.lower not in KONJUNKTIV_I:
             continue
+        if fixed is None:  # only sentences with a Konjunktiv I form need the fixed phrases
+            fixed = [(m.start(), m.end()) for m in _K1_FIXED.finditer(text, start, end)]
         # "ich habe", "habe ich", "werde ich" are indicative; only "sei" is K1 with "ich".
         beside = {words[k].lower for k in (i - 1, i + 1) if 0 <= k < len(words)}
         if "ich" in beside and w.lower != "sei":
@@ -702,10 +796,12 @@ def _find_konjunktiv(
 
 
 def _find_evidence(
-    text: str, start: int, end: int, words: list[_Token], found: SentenceCues
+    text: str, start: int, end: int, found: SentenceCues, gate: _Gate | None = None
 ) -> None:
     taken: list[tuple[int, int]] = []
     for label, pattern in _EVIDENCE_PATTERNS:
+        if gate is not None and not gate.opens(label):
+            continue
         for m in pattern.finditer(text, start, end):
             if any(a < m.end() and m.start() < b for a, b in taken):
                 continue
