@@ -136,8 +136,8 @@ def _count(engine: sa.Engine) -> int:
 
 def _ingest(stack: Stack, engine: sa.Engine, step_s: float) -> list[str]:
     lines = [
-        "| connections | requests/s | accepted/s | p50 ms | p99 ms | max ms | errors |",
-        "|---|---|---|---|---|---|---|",
+        "| connections | requests/s | accepted/s | p50 ms | p99 ms | max ms | errors | load |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for connections in (1, 4, 16, 32):
         script = stack.tmp / f"ingest-{connections}.lua"
@@ -149,7 +149,7 @@ def _ingest(stack: Stack, engine: sa.Engine, step_s: float) -> list[str]:
         errors = (r["non2xx"] + r["socket_errors"]) / max(r["requests"], 1)
         lines.append(
             f"| {connections} | {r['rps']:.0f} | {accepted / r['seconds']:.0f} | {r['p50_ms']:.1f} "
-            f"| {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errors:.2%} |"
+            f"| {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errors:.2%} | {os.getloadavg()[0]:.1f} |"
         )
         print(lines[-1], flush=True)
     return lines
@@ -167,7 +167,7 @@ def _health_ratio(stack: Stack, engine: sa.Engine, step_s: float) -> list[str]:
     line = (
         f"GET /healthz {health['rps']:.0f} req/s (p99 {health['p99_ms']:.1f} ms); webhook "
         f"{accepted:.0f} accepted/s (p99 {hook['p99_ms']:.1f} ms): "
-        f"ratio {accepted / health['rps']:.2f}"
+        f"ratio {accepted / health['rps']:.2f}; load average {os.getloadavg()[0]:.1f}"
     )
     print(line, flush=True)
     return [line]
@@ -259,6 +259,11 @@ def main() -> None:
     parser.add_argument(
         "--e2e-only", action="store_true", help="only the end-to-end phase (load-e2e-RATE.txt)"
     )
+    parser.add_argument(
+        "--ingest-only",
+        action="store_true",
+        help="only the ingest steps and the /healthz ratio (load-ingest.txt)",
+    )
     args = parser.parse_args()
     tmp = temp_dir("bench-load-")
     broker = RedisServer(tmp / "redis")
@@ -279,14 +284,21 @@ def main() -> None:
                 if not args.e2e_only:
                     out += _ingest(stack, engine, args.step_s)
                     out += _health_ratio(stack, engine, args.step_s)
-                out += _end_to_end(stack, engine, args.e2e_rate, args.e2e_s)
+                if not args.ingest_only:
+                    out += _end_to_end(stack, engine, args.e2e_rate, args.e2e_s)
                 out.append(f"load average at end {os.getloadavg()[0]:.1f}")
                 engine.dispose()
             finally:
                 stack.stop_all()
     finally:
         broker.stop()
-    name = f"load-e2e-{args.e2e_rate:g}.txt" if args.e2e_only else "load.txt"
+    name = (
+        f"load-e2e-{args.e2e_rate:g}.txt"
+        if args.e2e_only
+        else "load-ingest.txt"
+        if args.ingest_only
+        else "load.txt"
+    )
     results = Path(__file__).with_name("results") / name
     results.write_text("\n".join(out) + "\n")
     print(f"written to {results}")
