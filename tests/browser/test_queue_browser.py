@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -199,12 +200,19 @@ def browser() -> Iterator[Browser]:
 
 def _login(page: Page, base: str, email: str) -> None:
     page.goto(f"{base}/login")
-    # The e-mail field has focus on load: type, Tab, type, Enter. No mouse.
+    # The e-mail field has focus on load (autofocus): type, Tab, type, Enter. No mouse.
+    # On a loaded machine autofocus can land after the load event: wait for it, or the
+    # keystrokes go nowhere and the login fails.
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'email'")
     page.keyboard.type(email)
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/queue/**")
+    try:
+        page.wait_for_url(f"{base}/queue/**")
+    except PlaywrightTimeoutError:
+        # Say what the login page said (wrong password, rate limit, CSRF), not just "timeout".
+        raise AssertionError(f"login failed: {page.url}: {page.inner_text('main')[:300]}") from None
 
 
 def _screenshot(page: Page, name: str) -> None:
