@@ -13,11 +13,10 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from service.dispatch import Dispatcher
@@ -27,20 +26,14 @@ from service.storage.db import make_engine, make_session_factory
 from service.storage.models import Site, Submission, utcnow
 from service.storage.submissions import SubmissionIn, ingest
 from service.web import create_app
+from tests.browser.support import login
 from tests.conftest import TEST_SECRET_KEY
-from tests.queue_support import PASSWORD, add_submission, make_site, make_user, result_data
+from tests.queue_support import add_submission, make_site, make_user, result_data
 from tests.support import RedisServer, free_port, postgres_database
 from worker.tasks import Runtime, score_submission
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 # (toxicity score, decision) of the paper's history.
 HISTORY = [(0.9, "rejected"), (0.8, "rejected"), (0.7, "approved"), (0.6, "rejected")] + [
     (0.05 * n, "approved") for n in range(1, 9)
@@ -108,29 +101,11 @@ def paper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paper]:
         redis.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _login(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url(f"{base}/queue/**")
-
-
 def test_admin_previews_saves_threshold_and_word_list_acts_on_new_submission(
     paper: Paper, browser: Browser
 ) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
-    _login(page, paper.url, "admin@example.org")
+    login(page, paper.url, "admin@example.org")
     page.get_by_role("link", name="Admin").click()
     page.wait_for_url(f"**/admin/{paper.site_id}/")
 
@@ -191,7 +166,7 @@ def test_admin_previews_saves_threshold_and_word_list_acts_on_new_submission(
 
 def test_moderator_is_refused(paper: Paper, browser: Browser) -> None:
     page = browser.new_page(locale="en-US")
-    _login(page, paper.url, "mod@example.org")
+    login(page, paper.url, "mod@example.org")
     assert page.get_by_role("link", name="Admin").count() == 0
     answer = page.goto(f"{paper.url}/admin/{paper.site_id}/")
     assert answer is not None and answer.status == 404

@@ -20,8 +20,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Browser, Page, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import Browser, Page
 from sqlalchemy.orm import Session
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -34,23 +33,15 @@ from service.storage.db import make_engine, make_session_factory
 from service.storage.models import Author, CallbackDelivery, Decision, Site, utcnow
 from service.storage.site_config import site_config
 from service.web import create_app
+from tests.browser.support import login
 from tests.cms import CmsReceiver
 from tests.conftest import TEST_SECRET_KEY
-from tests.queue_support import PASSWORD, add_submission, make_site, make_user, result_data
+from tests.queue_support import add_submission, make_site, make_user, result_data
 from tests.support import SEED_LETTER, SHARED, RedisServer, free_port, postgres_database
 from worker.tasks import Runtime, deliver_callback
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 CIVIL_COMMENTS = 12
 POLL_INTERVAL_MS = 300
 #: Long enough that an undo by keyboard is always in time, however busy the machine.
@@ -188,33 +179,6 @@ def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
         redis.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _login(page: Page, base: str, email: str) -> None:
-    page.goto(f"{base}/login")
-    # The e-mail field has focus on load (autofocus): type, Tab, type, Enter. No mouse.
-    # On a loaded machine autofocus can land after the load event: wait for it, or the
-    # keystrokes go nowhere and the login fails.
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'email'")
-    page.keyboard.type(email)
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    try:
-        page.wait_for_url(f"{base}/queue/**")
-    except PlaywrightTimeoutError:
-        # Say what the login page said (wrong password, rate limit, CSRF), not just "timeout".
-        raise AssertionError(f"login failed: {page.url}: {page.inner_text('main')[:300]}") from None
-
-
 def _screenshot(page: Page, name: str) -> None:
     folder = os.environ.get("MODASSIST_SCREENSHOT_DIR")
     if folder:
@@ -225,7 +189,7 @@ def test_reject_the_reference_letter_by_keyboard(newsroom: Newsroom, browser: Br
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="en-US")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    _login(page, newsroom.url, "anna@example.org")
+    login(page, newsroom.url, "anna@example.org")
 
     rows = page.locator("#rows .row")
     assert rows.count() == CIVIL_COMMENTS + 2
@@ -289,7 +253,7 @@ def test_markup_is_text_and_other_papers_are_404(newsroom: Newsroom, browser: Br
     page = browser.new_page(locale="de-DE")
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    _login(page, newsroom.url, "anna@example.org")
+    login(page, newsroom.url, "anna@example.org")
     page.goto(f"{newsroom.url}/queue/items/{newsroom.hostile_id}")
     assert "<script>window.__pwned = 1</script>" in page.locator("#item-text").inner_text()
     assert '<img src=x onerror="window.__pwned = 2">' in page.locator(".author-name").inner_text()
@@ -303,7 +267,7 @@ def test_markup_is_text_and_other_papers_are_404(newsroom: Newsroom, browser: Br
 
 def test_select_approve_and_undo_by_keyboard(newsroom: Newsroom, browser: Browser) -> None:
     page = browser.new_page(locale="en-US")
-    _login(page, newsroom.url, "anna@example.org")
+    login(page, newsroom.url, "anna@example.org")
     rows = page.locator("#rows .row")
     # Select the last two rows (civil comments, the lowest priority).
     for _ in range(rows.count() - 2):
@@ -338,7 +302,7 @@ def test_select_approve_and_undo_by_keyboard(newsroom: Newsroom, browser: Browse
 
 def test_new_items_appear_without_losing_the_place(newsroom: Newsroom, browser: Browser) -> None:
     page = browser.new_page(locale="en-US")
-    _login(page, newsroom.url, "anna@example.org")
+    login(page, newsroom.url, "anna@example.org")
     rows = page.locator("#rows .row")
     before = rows.count()
     page.keyboard.press("j")
