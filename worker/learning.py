@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.scoring import artifacts
+from service.scoring import artifacts, priority
 from service.scoring.likely_rejected import SIGNAL, DecisionModel
+from service.scoring.types import SignalScore
 from service.storage import site_models
 from service.storage.models import Result, Site, Submission
 
@@ -82,6 +83,18 @@ def add_likely_rejected(
             "version": f"site-{version}" if version is not None else GENERAL,
         }
         data["signals"] = signals
+        # The queue sorts by priority: it must count the learned signal like any other.
+        new_priority = priority.combine(
+            {
+                name: SignalScore(
+                    float(sig["score"]), bool(sig["flagged"]), float(sig["threshold"])
+                )
+                for name, sig in signals.items()
+            }
+        )
+        data["priority"] = round(new_priority, 4)
+        result.priority = new_priority
+        row.priority = new_priority
         result.data = data  # a new dict: the JSON column is seen as changed
     return score
 

@@ -8,6 +8,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.scoring import priority
+from service.scoring.types import SignalScore
 from service.storage import decisions, site_models
 from service.storage.models import AuditEvent, Result, SiteModel, utcnow
 from tests.queue_support import add_submission, make_site, make_user, result_data
@@ -107,6 +109,18 @@ def test_learned_signal_added_to_the_result(db_session: Session, engine: sa.Engi
         signal = result.data["signals"]["likely_rejected"]
         assert signal["version"] == "site-1" and signal["score"] == round(scores[name] or 0, 4)
         assert "toxicity" in result.data["signals"]  # the other signals stay
+        # The queue's order counts the learned signal: stored priorities include it.
+        expected = priority.combine(
+            {
+                k: SignalScore(v["score"], v["flagged"], v["threshold"])
+                for k, v in result.data["signals"].items()
+            }
+        )
+        assert result.priority == result.submission.priority == expected
+        assert result.data["priority"] == round(expected, 4)
+        assert expected > priority.combine(
+            {"toxicity": SignalScore(0.1, False, 0.5)}
+        )  # the learned signal raised it
     assert (scores["hostile"] or 0) > 0.5 > (scores["calm"] or 1)
     assert db_session.scalar(sa.select(sa.func.count()).select_from(SiteModel)) == 1
 
