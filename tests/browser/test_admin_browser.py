@@ -9,27 +9,22 @@ highlighted in the moderators' item view. A moderator is refused the admin pages
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from service.dispatch import Dispatcher
 from service.settings import Settings
-from service.storage import decisions, migrate
-from service.storage.db import make_engine, make_session_factory
+from service.storage import decisions
 from service.storage.models import Site, Submission, utcnow
 from service.storage.submissions import SubmissionIn, ingest
 from service.web import create_app
-from tests.browser.support import login
-from tests.conftest import TEST_SECRET_KEY
+from tests.browser.support import login, serve, stack
 from tests.queue_support import add_submission, make_site, make_user, result_data
-from tests.support import RedisServer, free_port, postgres_database
 from worker.tasks import Runtime, score_submission
 
 pytestmark = pytest.mark.browser
@@ -51,54 +46,27 @@ class Paper:
 
 @pytest.fixture(scope="module")
 def paper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Paper]:
-    redis = RedisServer(tmp_path_factory.mktemp("redis-admin"))
-    redis.start()
-    server: BaseWSGIServer | None = None
-    try:
-        with postgres_database() as url:
-            settings = replace(
-                Settings.from_env(
-                    {
-                        "MODASSIST_DATABASE_URL": url,
-                        "MODASSIST_REDIS_URL": redis.url,
-                        "MODASSIST_DATA_DIR": str(tmp_path_factory.mktemp("var")),
-                    }
-                ),
-                secret_key=TEST_SECRET_KEY,
-            )
-            migrate.upgrade(settings)
-            engine = make_engine(settings)
-            sessions = make_session_factory(engine)
-            with sessions() as session:
-                site = make_site(session, "Tagblatt", callback_url=None)
-                make_user(session, site, "admin@example.org", role="admin")
-                make_user(session, site, "mod@example.org")
-                at = utcnow() - timedelta(hours=1)
-                for n, (score, verdict) in enumerate(HISTORY):
-                    sub = add_submission(
-                        session,
-                        site,
-                        f"h{n}",
-                        f"Früherer Kommentar {n}",
-                        data=result_data("x", {"toxicity": score}),
-                    )
-                    decisions.record_decision(
-                        session, sub, verdict, None, actor="t", now=at + timedelta(seconds=n)
-                    )
-                session.commit()
-                site_id = site.id
-            app = create_app(settings)
-            server = make_server("127.0.0.1", free_port(), app, threaded=True)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            yield Paper(f"http://127.0.0.1:{server.server_port}", settings, sessions, site_id)
-            server.shutdown()
-            server = None
-            app.extensions["modassist"].engine.dispose()
-            engine.dispose()
-    finally:
-        if server is not None:
-            server.shutdown()
-        redis.stop()
+    with stack(tmp_path_factory) as (settings, sessions):
+        with sessions() as session:
+            site = make_site(session, "Tagblatt", callback_url=None)
+            make_user(session, site, "admin@example.org", role="admin")
+            make_user(session, site, "mod@example.org")
+            at = utcnow() - timedelta(hours=1)
+            for n, (score, verdict) in enumerate(HISTORY):
+                sub = add_submission(
+                    session,
+                    site,
+                    f"h{n}",
+                    f"Früherer Kommentar {n}",
+                    data=result_data("x", {"toxicity": score}),
+                )
+                decisions.record_decision(
+                    session, sub, verdict, None, actor="t", now=at + timedelta(seconds=n)
+                )
+            session.commit()
+            site_id = site.id
+        with serve(create_app(settings)) as url:
+            yield Paper(url, settings, sessions, site_id)
 
 
 def test_admin_previews_saves_threshold_and_word_list_acts_on_new_submission(

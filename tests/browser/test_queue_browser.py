@@ -10,9 +10,8 @@ names stays text; another paper's item is a 404.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,22 +21,19 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import Browser, Page
 from sqlalchemy.orm import Session
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from service.dispatch import celery_sender
 from service.scoring.pipeline import Scorer
 from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
-from service.storage import migrate
-from service.storage.db import make_engine, make_session_factory
 from service.storage.models import Author, CallbackDelivery, Decision, Site, utcnow
 from service.storage.site_config import site_config
 from service.web import create_app
-from tests.browser.support import login
+from tests.browser.support import login, serve, stack
 from tests.cms import CmsReceiver
 from tests.conftest import TEST_SECRET_KEY
 from tests.queue_support import add_submission, make_site, make_user, result_data
-from tests.support import SEED_LETTER, SHARED, RedisServer, free_port, postgres_database
+from tests.support import SEED_LETTER, SHARED
 from worker.tasks import Runtime, deliver_callback
 
 pytestmark = pytest.mark.browser
@@ -103,26 +99,9 @@ def _score_and_store(
 
 @pytest.fixture(scope="module")
 def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
-    redis = RedisServer(tmp_path_factory.mktemp("redis-browser"))
-    redis.start()
     cms = CmsReceiver(secret="").start()
-    server: BaseWSGIServer | None = None
     try:
-        with postgres_database() as url:
-            settings = replace(
-                Settings.from_env(
-                    {
-                        "MODASSIST_DATABASE_URL": url,
-                        "MODASSIST_REDIS_URL": redis.url,
-                        "MODASSIST_DATA_DIR": str(tmp_path_factory.mktemp("var")),
-                    }
-                ),
-                secret_key=TEST_SECRET_KEY,
-                undo_window_s=UNDO_WINDOW_S,
-            )
-            migrate.upgrade(settings)
-            engine = make_engine(settings)
-            sessions = make_session_factory(engine)
+        with stack(tmp_path_factory, undo_window_s=UNDO_WINDOW_S) as (settings, sessions):
             scorer = Scorer(settings.models_dir)
             with sessions() as session:
                 tagblatt = make_site(session, "Tagblatt", callback_url=cms.url)
@@ -157,26 +136,18 @@ def newsroom(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Newsroom]:
                 )
             app = create_app(settings)
             app.config["QUEUE_POLL_INTERVAL_MS"] = POLL_INTERVAL_MS
-            server = make_server("127.0.0.1", free_port(), app, threaded=True)
-            threading.Thread(target=server.serve_forever, daemon=True).start()
-            yield Newsroom(
-                url=f"http://127.0.0.1:{server.server_port}",
-                settings=settings,
-                sessions=sessions,
-                cms=cms,
-                letter_id=letter_id,
-                hostile_id=hostile_id,
-                foreign_id=foreign_id,
-            )
-            server.shutdown()
-            server = None
-            app.extensions["modassist"].engine.dispose()
-            engine.dispose()
+            with serve(app) as url:
+                yield Newsroom(
+                    url=url,
+                    settings=settings,
+                    sessions=sessions,
+                    cms=cms,
+                    letter_id=letter_id,
+                    hostile_id=hostile_id,
+                    foreign_id=foreign_id,
+                )
     finally:
-        if server is not None:
-            server.shutdown()
         cms.stop()
-        redis.stop()
 
 
 def _screenshot(page: Page, name: str) -> None:
