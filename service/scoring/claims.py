@@ -17,6 +17,7 @@ number, a date, an amount) says it asserts a checkable fact.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -101,6 +102,38 @@ class _TfidfPart:
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.coef = coef
         self.sublinear = bool(vectorizer.sublinear_tf)
+        # Word n-grams of the default analyser (lower case, token regex, no stop words)
+        # can be counted for all sentences at once (`_Batch`); anything else cannot.
+        params = vectorizer.get_params()
+        self.word_pattern: re.Pattern[str] | None = None
+        self.ngram_range: tuple[int, int] = tuple(params["ngram_range"])
+        if (
+            params["analyzer"] == "word"
+            and params["input"] == "content"
+            and params["preprocessor"] is None
+            and params["tokenizer"] is None
+            and params["stop_words"] is None
+            and not params["strip_accents"]
+            and params["lowercase"]
+        ):
+            pattern = re.compile(params["token_pattern"])
+            if pattern.groups == 0:
+                self.word_pattern = pattern
+
+    def logits(self, sentence: Indices, index: Indices, tf: Counts, n: int) -> Matrix:
+        """Return this part's share of the logit of each of n texts at once.
+
+        (sentence[j], index[j], tf[j]): text sentence[j] has n-gram index[j] tf[j] times.
+        """
+        out = np.zeros(n)
+        if not index.size:
+            return out
+        value = self.idf[index] * ((1.0 + np.log(tf)) if self.sublinear else tf)
+        dot = np.bincount(sentence, weights=value * self.coef[index], minlength=n)
+        norm = np.bincount(sentence, weights=value * value, minlength=n)
+        some = norm > 0.0
+        out[some] = dot[some] / np.sqrt(norm[some])
+        return out
 
     def logit(self, index: Indices, tf: Counts) -> float:
         """Return this part's share of the logit for n-gram counts (tf-idf, l2-normalised)."""
@@ -164,6 +197,14 @@ class LinearTextScorer:
             mine.grams.vocabulary == theirs.grams.vocabulary
             for mine, theirs in zip(self.parts, other.parts, strict=True)
         )
+
+    def cue_logits(self, rows: list[list[float]]) -> Matrix:
+        """Return the cue features' share of the logit for rows of `cues.features` values."""
+        if not self.cue_keep:
+            return np.zeros(len(rows))
+        x = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)[:, self.cue_keep]
+        out: Matrix = (x - self.cue_mean) @ self.cue_weight
+        return out
 
     def proba(self, text: str, cue_values: list[float]) -> float:
         """Return the probability for one text, given its `cues.features` values."""
@@ -314,21 +355,48 @@ def type_sentences(
     `claim_score` is the strongest sign of any factual claim (attributed, vague or
     unsourced), on the same 0.5-at-the-boundary scale as `unsourced_score`.
     """
-    found = [cues.analyse(text, s, e) for s, e in bounds]
-    typed: list[Sentence] = []
-    unsourced_score = claim_score = 0.0
-    previous: Sentence | None = None
-    for (start, end), cue in zip(bounds, found, strict=True):
+    found = cues.analyse_all(text, bounds)
+    return _typed(
+        text, bounds, found, _sentence_probas(text, bounds, found, scorer, counts), thresholds
+    )
+
+
+def _sentence_probas(
+    text: str,
+    bounds: list[tuple[int, int]],
+    found: list[cues.SentenceCues],
+    scorer: LinearTextScorer | None,
+    counts: Callable[[int], list[GramCounts]] | None = None,
+) -> list[float | None]:
+    """Return the sentence model's probability for each sentence the rules leave open."""
+    probas: list[float | None] = []
+    for i, ((start, end), cue) in enumerate(zip(bounds, found, strict=True)):
         proba: float | None = None
         if _needs_model(cue):
             words = text[start:end]
             if scorer is not None and counts is not None:
-                proba = scorer.proba_counts(counts(len(typed)), cues.features_from(words, [cue]))
+                proba = scorer.proba_counts(counts(i), cues.features_from(words, [cue]))
             elif scorer is not None:
                 proba = scorer.proba(words, cues.features_from(words, [cue]))
             else:
                 # No model for this language: evidence alone decides.
                 proba = 0.6 if cue.evidence else 0.3
+        probas.append(proba)
+    return probas
+
+
+def _typed(
+    text: str,
+    bounds: list[tuple[int, int]],
+    found: list[cues.SentenceCues],
+    probas: list[float | None],
+    thresholds: Thresholds,
+) -> Typed:
+    """Type the sentences from their cues and model probabilities (see `classify`)."""
+    typed: list[Sentence] = []
+    unsourced_score = claim_score = 0.0
+    previous: Sentence | None = None
+    for (start, end), cue, proba in zip(bounds, found, probas, strict=True):
         claim, source, score = classify(
             cue, proba if proba is not None else 0.0, previous, thresholds
         )
@@ -340,6 +408,174 @@ def type_sentences(
         typed.append(current)
         previous = current
     return Typed(typed, found, unsourced_score, claim_score)
+
+
+_WORD_RUN = re.compile(r"\S+")
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+
+class _Batch:
+    """The n-grams of a text counted once, for the document and for each sentence.
+
+    Every whitespace-separated word of the text must lie inside one sentence (what
+    `sentences.split` gives); `layout` returns None otherwise, and the sentences are then
+    scored one by one. Character n-grams stay inside words; word n-grams are taken from
+    the whole text, and a bigram whose words lie in two sentences counts for the document
+    only. The sums equal those of scoring each sentence alone up to float rounding
+    (a unit test compares them).
+    """
+
+    def __init__(
+        self,
+        text: str,
+        bounds: list[tuple[int, int]],
+        starts: NDArray[np.intp],
+        word_sentence: NDArray[np.intp],
+    ) -> None:
+        self.text = text
+        self.bounds = bounds
+        self.starts = starts
+        self.word_sentence = word_sentence
+        self.n = starts.size
+
+    @classmethod
+    def layout(cls, text: str, bounds: list[tuple[int, int]]) -> _Batch | None:
+        """Return the batch of a text, or None when its words do not fit its sentences."""
+        if len(text.lower()) != len(text):
+            return None  # lower case changes offsets ("İ"): no shared positions
+        n = len(bounds)
+        starts = np.fromiter((s for s, _ in bounds), dtype=np.intp, count=n)
+        ends = np.fromiter((e for _, e in bounds), dtype=np.intp, count=n)
+        if n > 1 and bool(np.any(starts[1:] < ends[:-1])):
+            return None
+        runs = [m.span() for m in _WORD_RUN.finditer(text)]
+        word = np.asarray(runs, dtype=np.intp).reshape(len(runs), 2)
+        sentence = np.searchsorted(starts, word[:, 0], side="right") - 1
+        if bool(np.any(sentence < 0)) or bool(np.any(word[:, 1] > ends[sentence])):
+            return None
+        batch = cls(text, bounds, starts, sentence)
+        batch.word_lengths = word[:, 1] - word[:, 0]
+        return batch
+
+    word_lengths: NDArray[np.intp]
+    #: Which sentences the sentence model scores (the rules leave their type open).
+    need: NDArray[np.bool_]
+
+    def char_logits(
+        self, document: _TfidfPart, sentence: _TfidfPart
+    ) -> tuple[float, Matrix] | None:
+        """Return a char_wb part's share of the document logit and of each sentence's."""
+        grams = document.grams
+        codes = grams.codes(self.text)
+        padded = self.word_lengths + 2
+        words = np.arange(padded.size)
+        owner = [
+            np.repeat(words, np.maximum(padded - k + 1, 0))
+            for k in range(grams.min_n, grams.max_n + 1)
+        ]
+        code_word = np.concatenate(owner) if owner else words[:0]
+        if code_word.size != codes.size:
+            return None
+        index, tf, known = grams.lookup_codes(codes)
+        doc = document.logit(index, tf)
+        per = np.zeros(self.n)
+        if not known.size or not self.need.any():
+            return doc, per
+        if self.n == 1:
+            per[0] = sentence.logit(index, tf)
+            return doc, per
+        # Only the sentences the rules leave open are scored by the sentence model.
+        keep = self.need[self.word_sentence[code_word]]
+        codes, code_word = codes[keep], code_word[keep]
+        where = np.searchsorted(known, codes)
+        where[where == known.size] = 0
+        hit = known[where] == codes
+        key = self.word_sentence[code_word[hit]] * known.size + where[hit]
+        distinct, counts = np.unique(key, return_counts=True)
+        per = sentence.logits(distinct // known.size, index[distinct % known.size], counts, self.n)
+        return doc, per
+
+    def word_logits(
+        self, document: _TfidfPart, sentence: _TfidfPart
+    ) -> tuple[float, Matrix] | None:
+        """Return a word n-gram part's share of the document logit and of each sentence's."""
+        pattern = document.word_pattern
+        if pattern is None:
+            return None
+        low = self.text.lower()
+        tokens: list[str] = []
+        token_sentence: list[int] = []
+        for i, (start, end) in enumerate(self.bounds):
+            found = pattern.findall(low, start, end)
+            tokens += found
+            token_sentence += [i] * len(found)
+        vocabulary = document.grams.vocabulary
+        hits: list[int] = []
+        owners: list[int] = []
+        low_n, high_n = document.ngram_range
+        for size in range(low_n, high_n + 1):
+            if size == 1:
+                for token, sentence_of in zip(tokens, token_sentence, strict=True):
+                    j = vocabulary.get(token)
+                    if j is not None:
+                        hits.append(j)
+                        owners.append(sentence_of)
+                continue
+            for i in range(len(tokens) - size + 1):
+                j = vocabulary.get(" ".join(tokens[i : i + size]))
+                if j is None:
+                    continue
+                hits.append(j)
+                first, last = token_sentence[i], token_sentence[i + size - 1]
+                owners.append(first if first == last else -1)
+        if not hits:
+            return 0.0, np.zeros(self.n)
+        index = np.asarray(hits, dtype=np.intp)
+        owner = np.asarray(owners, dtype=np.intp)
+        distinct, counts = np.unique(index, return_counts=True)
+        doc = document.logit(distinct, counts)
+        inside = owner >= 0
+        width = len(vocabulary)
+        key = owner[inside] * width + index[inside]
+        distinct, counts = np.unique(key, return_counts=True)
+        per = sentence.logits(distinct // width, distinct % width, counts, self.n)
+        return doc, per
+
+
+def _score_batched(
+    text: str, bounds: list[tuple[int, int]], entry: LoadedModel
+) -> tuple[Typed, float] | None:
+    """Type the sentences and score the document with one count of the text's n-grams.
+
+    Return None when the text does not fit `_Batch` (then `_score` counts per sentence).
+    """
+    batch = _Batch.layout(text, bounds)
+    if batch is None:
+        return None
+    found = cues.analyse_all(text, bounds)
+    batch.need = np.fromiter(map(_needs_model, found), dtype=bool, count=len(found))
+    doc_z = entry.document.intercept
+    sent_z = np.full(batch.n, entry.sentence.intercept)
+    for document, sentence in zip(entry.document.parts, entry.sentence.parts, strict=True):
+        if document.grams.coded:
+            shares = batch.char_logits(document, sentence)
+        else:
+            shares = batch.word_logits(document, sentence)
+        if shares is None:
+            return None
+        doc_z += shares[0]
+        sent_z += shares[1]
+    rows, whole = cues.sentence_features(text, bounds, found)
+    sent_z += entry.sentence.cue_logits(rows)
+    doc_z += float(entry.document.cue_logits([whole])[0])
+    probas: list[float | None] = [
+        _sigmoid(float(z)) if _needs_model(cue) else None
+        for z, cue in zip(sent_z, found, strict=True)
+    ]
+    return _typed(text, bounds, found, probas, entry.thresholds), _sigmoid(doc_z)
 
 
 def _score(text: str, bounds: list[tuple[int, int]], entry: LoadedModel) -> tuple[Typed, float]:
@@ -354,6 +590,16 @@ def _score(text: str, bounds: list[tuple[int, int]], entry: LoadedModel) -> tupl
     if not entry.shared:
         typed = type_sentences(text, bounds, entry.sentence, entry.thresholds)
         return typed, entry.document.proba(text, cues.features_from(text, typed.found))
+    batched = _score_batched(text, bounds, entry)
+    if batched is not None:
+        return batched
+    return _score_by_sentence(text, bounds, entry)
+
+
+def _score_by_sentence(
+    text: str, bounds: list[tuple[int, int]], entry: LoadedModel
+) -> tuple[Typed, float]:
+    """`_score` one sentence at a time: the path for texts that do not fit `_Batch`."""
     parts = entry.document.parts
     codes = {
         k: [part.grams.codes(text[s:e]) for s, e in bounds]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -297,6 +298,14 @@ _NEEDS: dict[str, tuple[str, ...] | Literal["digit"]] = {
     ),
     "URL": ("http", "www."),
 }
+#: Each string of _NEEDS, and the labels that need it.
+_NEEDLES: dict[str, frozenset[str]] = {
+    part: frozenset(label for label, needs in _NEEDS.items() if needs != "digit" and part in needs)
+    for needs in _NEEDS.values()
+    if needs != "digit"
+    for part in needs
+}
+_DIGIT_LABELS = frozenset(label for label, needs in _NEEDS.items() if needs == "digit")
 #: Characters that IGNORECASE matches to a letter other than their lower case (İ, ı, ſ):
 #: a sentence with one runs every pattern.
 _FOLD_UNSAFE = re.compile("[\u0130\u0131\u017f]")
@@ -304,15 +313,36 @@ _DIGIT = re.compile(r"\d")
 
 
 class _Gate:
-    """Which patterns can match in one sentence (see _NEEDS)."""
+    """Which patterns can match in one sentence (see _NEEDS).
 
-    __slots__ = ("digit", "folded")
+    `within`, the gate of the whole text, answers first: a pattern that cannot match
+    anywhere in the text cannot match in one of its sentences (what a sentence's lower
+    case contains, the text's lower case contains too), so most sentences of a document
+    test only the few labels whose words occur somewhere in it.
+    """
 
-    def __init__(self, sentence: str) -> None:
+    __slots__ = ("digit", "folded", "within")
+
+    def __init__(self, sentence: str, within: frozenset[str] | None = None) -> None:
         self.folded = None if _FOLD_UNSAFE.search(sentence) else sentence.lower()
         self.digit = _DIGIT.search(sentence) is not None
+        self.within = within
+
+    def open_labels(self) -> frozenset[str] | None:
+        """Return the labels of _NEEDS whose pre-test passes here (None: all may match)."""
+        folded = self.folded
+        if folded is None:
+            return None
+        labels = _DIGIT_LABELS if self.digit else frozenset()
+        for part, of in _NEEDLES.items():
+            if part in folded:
+                labels |= of
+        return labels
 
     def opens(self, label: str) -> bool:
+        within = self.within
+        if within is not None and label in _NEEDS and label not in within:
+            return False
         needs = _NEEDS.get(label)
         if needs is None or self.folded is None:
             return True
@@ -370,29 +400,45 @@ def tokens(text: str, start: int = 0, end: int | None = None) -> list[_Token]:
     return out
 
 
-def analyse(text: str, start: int, end: int) -> SentenceCues:
-    """Return the cues of the sentence text[start:end] (offsets are absolute)."""
+def analyse_all(text: str, sentences: list[tuple[int, int]]) -> list[SentenceCues]:
+    """Return the cues of each sentence of text: `analyse` with one pre-test of the text."""
+    if len(sentences) < 2:
+        return [analyse(text, s, e) for s, e in sentences]
+    within = _Gate(text).open_labels()
+    return [analyse(text, s, e, within) for s, e in sentences]
+
+
+def analyse(text: str, start: int, end: int, within: frozenset[str] | None = None) -> SentenceCues:
+    """Return the cues of the sentence text[start:end] (offsets are absolute).
+
+    `within` holds the labels whose pre-test passes on the whole text (`analyse_all`):
+    the others cannot match in the sentence. It changes no result.
+    """
     found = SentenceCues()
-    words = tokens(text, start, end)
+    texts = _WORD.findall(text, start, end)
     # Only words with letters count: "IZ 23.07. 25" is a reference line, not a claim.
-    found.words = sum(1 for w in words if not w.text.isdigit())
+    found.words = sum(1 for w in texts if not w.isdigit())
+    # The token objects are built only for sentences with a word the token rules look at.
+    present = {w.lower() for w in texts}
+    needs_tokens = not (_TOKEN_TRIGGERS.isdisjoint(present) and KONJUNKTIV_I.isdisjoint(present))
+    words = tokens(text, start, end) if needs_tokens else []
     sentence = text[start:end]
-    gate = _Gate(sentence)
+    gate = _Gate(sentence, within)
     _find_attribution(text, start, end, words, found, gate)
-    for label, pattern in _VAGUE_PATTERNS:
+    for label, pattern in _open(_VAGUE_PATTERNS, within):
         if not gate.opens(label):
             continue
         for m in pattern.finditer(text, start, end):
             found.cues.append(Cue(m.start(), m.end(), "vague", label))
             found.vague = True
     _find_konjunktiv(words, text, start, end, found)
-    for label, pattern in _OPINION_PATTERNS:
+    for label, pattern in _open(_OPINION_PATTERNS, within):
         if not gate.opens(label):
             continue
         for m in pattern.finditer(text, start, end):
             found.cues.append(Cue(m.start(), m.end(), "opinion", label))
             found.opinion = True
-    for label, pattern in _HEDGE_PATTERNS:
+    for label, pattern in _open(_HEDGE_PATTERNS, within):
         if not gate.opens(label):
             continue
         for m in pattern.finditer(text, start, end):
@@ -404,6 +450,16 @@ def analyse(text: str, start: int, end: int) -> SentenceCues:
         found.cues.append(Cue(start + len(stripped) - 1, start + len(stripped), "question", "?"))
     _find_evidence(text, start, end, found, gate)
     return found
+
+
+Patterns = tuple[tuple[str, re.Pattern[str]], ...]
+
+
+def _open(patterns: Patterns, within: frozenset[str] | None) -> Patterns:
+    """Return the patterns whose pre-test passed on the whole text (all without one)."""
+    if within is None:
+        return patterns
+    return tuple(p for p in patterns if p[0] in within or p[0] not in _NEEDS)
 
 
 def _find_attribution(
@@ -436,22 +492,7 @@ def _find_attribution(
             phrase = _phrase_before(text, words, i)
             found.cues.append(Cue(words[i].start, words[i].end, "attribution", "zufolge"))
             _attribute(found, phrase)
-        elif (
-            low == "nach"
-            and i + 1 < len(words)
-            and lowers[i + 1]
-            in (
-                "angaben",
-                "informationen",
-                "aussage",
-                "aussagen",
-                "darstellung",
-                "einschätzung",
-                "auskunft",
-                "recherchen",
-                "schätzungen",
-            )
-        ):
+        elif low == "nach" and i + 1 < len(words) and lowers[i + 1] in _NACH_NOUNS:
             phrase = _without_determiner(_noun_phrase(text, words, i + 1))
             found.cues.append(
                 Cue(words[i].start, words[i + 1].end, "attribution", f"nach {words[i + 1].text}")
@@ -589,19 +630,19 @@ def _same_clause(text: str, words: list[_Token], i: int) -> bool:
     return not any(ch in text[words[i].end : words[i + 1].start] for ch in ",;:.!?")
 
 
+_NACH_NOUNS = word_set(
+    "angaben informationen aussage aussagen darstellung einschätzung auskunft recherchen "
+    "schätzungen"
+)
+#: Verb-final reporting verbs of a "wie ... berichtete" clause, besides REPORTING_VERBS.
+_FINITE_REPORTING = word_set(
+    "mitteilte angab bekanntgab ankündigte feststellte meldete schrieb zeigte ergab"
+)
+
+
 def _reporting_verb_after(lowers: list[str], i: int, limit: int) -> int | None:
     for j in range(i, min(len(lowers), i + limit)):
-        if lowers[j] in REPORTING_VERBS or lowers[j] in (
-            "mitteilte",
-            "angab",
-            "bekanntgab",
-            "ankündigte",
-            "feststellte",
-            "meldete",
-            "schrieb",
-            "zeigte",
-            "ergab",
-        ):
+        if lowers[j] in REPORTING_VERBS or lowers[j] in _FINITE_REPORTING:
             return j
     return None
 
@@ -863,3 +904,96 @@ def features_from(text: str, found: list[SentenceCues]) -> list[float]:
     values = [math.log1p(counts[n]) for n in FEATURE_NAMES]
     values[FEATURE_NAMES.index("log_chars")] = math.log1p(min(len(text), MAX_FEATURE_CHARS))
     return values
+
+
+_QUOTE_CHAR = re.compile('["„“”»«]')
+
+
+def sentence_features(
+    text: str, sentences: list[tuple[int, int]], found: list[SentenceCues]
+) -> tuple[list[list[float]], list[float]]:
+    """Return `features_from` of each sentence alone and of the whole text, in one pass.
+
+    Row i equals `features_from(text[s:e], [found[i]])` for sentence i = (s, e), and the
+    last value equals `features_from(text, found)`. URLs, acronyms and first-person words
+    never contain whitespace: when every sentence starts and ends next to whitespace (or
+    the text's ends), one search of the whole text, put into sentences by offset, finds
+    what a search of each sentence finds. Quotes may span sentences: only sentences with
+    a quote mark are searched for them.
+    """
+    n = len(sentences)
+    size = len(text)
+    at_spaces = all(
+        (s == 0 or text[s - 1].isspace()) and (e == size or text[e].isspace()) for s, e in sentences
+    )
+    if not at_spaces:
+        rows = [features_from(text[s:e], [f]) for (s, e), f in zip(sentences, found, strict=True)]
+        return rows, features_from(text, found)
+    starts = [s for s, _ in sentences]
+    ends = [e for _, e in sentences]
+
+    def per_sentence(pattern: re.Pattern[str]) -> tuple[list[int], int]:
+        counts = [0] * n
+        total = 0
+        for m in pattern.finditer(text):
+            total += 1
+            i = bisect_right(starts, m.start()) - 1
+            if i >= 0 and m.end() <= ends[i]:
+                counts[i] += 1
+        return counts, total
+
+    urls, n_urls = per_sentence(_URL)
+    acronyms, n_acronyms = per_sentence(_ACRONYM)
+    first_person, n_first = per_sentence(_FIRST_PERSON)
+    quoted = _QUOTE_CHAR.search(text) is not None
+    quotes = [len(_QUOTE.findall(text, s, e)) if quoted else 0 for s, e in sentences]
+    log = math.log1p
+    rows = []
+    for i, f in enumerate(found):
+        # FEATURE_NAMES order; one sentence: "sentences" is 1, "log_chars" its length.
+        rows.append(
+            [
+                log(f.attributed),
+                log(f.vague),
+                log(f.reported),
+                log(f.opinion),
+                log(f.hedged),
+                log(f.question),
+                log(f.evidence),
+                log(urls[i]),
+                log(acronyms[i]),
+                log(quotes[i]),
+                log(first_person[i]),
+                log(1),
+                log(min(ends[i] - starts[i], MAX_FEATURE_CHARS)),
+            ]
+        )
+    whole = [
+        log(sum(f.attributed for f in found)),
+        log(sum(f.vague for f in found)),
+        log(sum(f.reported for f in found)),
+        log(sum(f.opinion for f in found)),
+        log(sum(f.hedged for f in found)),
+        log(sum(f.question for f in found)),
+        log(sum(f.evidence for f in found)),
+        log(n_urls),
+        log(n_acronyms),
+        log(len(_QUOTE.findall(text)) if quoted else 0),
+        log(n_first),
+        log(min(n, MAX_FEATURE_SENTENCES)),
+        log(min(size, MAX_FEATURE_CHARS)),
+    ]
+    return rows, whole
+
+
+#: Lower-case words without which the token rules of `_find_attribution` (after the URL
+#: search, before the quote-with-colon one) and `_find_konjunktiv` find nothing: each rule
+#: starts at one of them (a "wie" or "nach" rule also needs one of its verbs or nouns).
+_TOKEN_TRIGGERS = (
+    frozenset(("laut", "gemäß", "lt", "according", "zufolge"))
+    | _NACH_NOUNS
+    | REPORTING_VERBS
+    | _FINITE_REPORTING
+    | frozenset(SEPARABLE_VERBS)
+    | _SPEAK_VERBS
+)

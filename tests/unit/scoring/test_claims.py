@@ -203,3 +203,43 @@ def test_the_length_features_stop_at_the_training_range(phase: claims.ClaimsPhas
     assert longer.scores["factual_claims"] == pytest.approx(
         longest.scores["factual_claims"], abs=1e-3
     )
+
+
+def test_scoring_all_sentences_at_once_equals_scoring_them_one_by_one() -> None:
+    entry = claims._compiled(ARTIFACTS_DIR, "claims_de")
+    lines = [x for x in EVAL_SET.read_text(encoding="utf-8").splitlines() if x[:1] != "#"]
+    rows = [r["text"] for r in csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    texts = [
+        SEED_LETTER.read_text(encoding="utf-8"),
+        *(" ".join(rows[i : i + 6]) for i in range(0, len(rows), 6)),
+        'Er sagte: "Nein. Doch." Wirklich? Laut www.example.org kostet es 3 Mio. Euro.',
+        "Kurz.",
+    ]
+    for text in texts:
+        bounds = split(text)
+        batched = claims._score_batched(text, bounds, entry)
+        assert batched is not None
+        typed_at_once, doc_at_once = batched
+        typed_alone, doc_alone = claims._score_by_sentence(text, bounds, entry)
+        assert doc_at_once == pytest.approx(doc_alone, abs=1e-12)
+        for a, b in zip(typed_at_once.sentences, typed_alone.sentences, strict=True):
+            assert (a.start, a.end, a.claim, a.source, a.cues) == (
+                b.start,
+                b.end,
+                b.claim,
+                b.source,
+                b.cues,
+            )
+            assert a.score == pytest.approx(b.score, abs=1e-12)
+
+
+def test_texts_whose_words_do_not_fit_the_sentences_are_scored_one_by_one() -> None:
+    entry = claims._compiled(ARTIFACTS_DIR, "claims_de")
+    # Lower case changes the length ("İ" becomes two code points); bounds cut a word.
+    assert (
+        claims._score_batched("İstanbul hat 15 Mio. Einwohner. Sagt er.", [(0, 31)], entry) is None
+    )
+    assert claims._score_batched("Die Stadt hat 2019 gebaut.", [(0, 7), (7, 26)], entry) is None
+    typed_, proba = claims._score("Die Stadt hat 2019 gebaut.", [(0, 7), (7, 26)], entry)
+    assert len(typed_.sentences) == 2
+    assert 0.0 <= proba <= 1.0

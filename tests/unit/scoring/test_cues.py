@@ -109,3 +109,41 @@ def test_the_pre_test_changes_no_analysis(monkeypatch: pytest.MonkeyPatch) -> No
     gated = [asdict(cues.analyse(text, 0, len(text))) for text in texts]
     monkeypatch.setattr(cues._Gate, "opens", lambda _self, _label: True)
     assert gated == [asdict(cues.analyse(text, 0, len(text))) for text in texts]
+
+
+class _Intersects:
+    """A stand-in for cues._TOKEN_TRIGGERS that shares a word with every sentence."""
+
+    def isdisjoint(self, _other: object) -> bool:
+        return False
+
+
+def texts_of_several_sentences() -> list[str]:
+    rows = sentences()
+    joined = [" ".join(rows[i : i + 5]) for i in range(0, len(rows), 5)]
+    return [
+        SEED_LETTER.read_text(encoding="utf-8"),
+        *joined,
+        'Er sagte: "Nein. Doch." Wirklich? Laut www.example.org/x kostet es 3 Mio. Euro.',
+        "Hallo.Welt sagte Müller. Die NATO und die UNO melden 12 Tote. Ich meine, wir wissen es.",
+    ]
+
+
+def test_the_text_wide_pre_test_changes_no_analysis(monkeypatch: pytest.MonkeyPatch) -> None:
+    texts = texts_of_several_sentences()
+    at_once = [[asdict(f) for f in cues.analyse_all(t, split(t))] for t in texts]
+    monkeypatch.setattr(cues, "_TOKEN_TRIGGERS", _Intersects())
+    one_by_one = [[asdict(cues.analyse(t, s, e)) for s, e in split(t)] for t in texts]
+    assert at_once == one_by_one
+
+
+def test_sentence_features_equal_features_of_each_sentence_alone() -> None:
+    texts = texts_of_several_sentences()
+    # Bounds that cut through words fall back to one search per sentence.
+    texts_and_bounds = [(t, split(t)) for t in texts] + [("abc def ghi", [(0, 5), (5, 11)])]
+    for text, bounds in texts_and_bounds:
+        found = cues.analyse_all(text, bounds)
+        rows, whole = cues.sentence_features(text, bounds, found)
+        assert whole == pytest.approx(cues.features_from(text, found), abs=1e-12)
+        for (s, e), f, row in zip(bounds, found, rows, strict=True):
+            assert row == pytest.approx(cues.features_from(text[s:e], [f]), abs=1e-12)
