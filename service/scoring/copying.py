@@ -93,8 +93,21 @@ _ROW_MIX = _rng.randint(1, 1 << 62, size=LSH_ROWS, dtype=np.uint64) | np.uint64(
 _BAND_SALT = _rng.randint(1, 1 << 62, size=LSH_BANDS, dtype=np.uint64)
 #: Texts with fewer shingles than this are too short to fingerprint meaningfully.
 MIN_SHINGLES = 4
+#: Shingles MinHashed in one numpy pass by `fingerprints_many` (48 x 8 bytes each).
+BULK_SHINGLES = 8_192
+_SPARE = np.zeros(1, dtype=np.uint64)
 
 BandHashes = npt.NDArray[np.uint64]
+
+
+def _tokens(text: str) -> list[str]:
+    """Return the normalised words of a text, as `words` does, without offsets (faster)."""
+    found = _WORD.findall(text)
+    if not found:
+        return []
+    # Case folding maps characters one by one and never makes a space: folding the joined
+    # words gives the same words as folding each, in one call.
+    return " ".join(found).casefold().replace("ß", "ss").replace("’", "'").split(" ")
 
 
 def shingle_hashes(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
@@ -102,8 +115,11 @@ def shingle_hashes(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
     n = len(tokens) - ANCHOR_WORDS + 1
     if n <= 0:
         return np.zeros(0, dtype=np.uint64)
-    grams = (" ".join(tokens[i : i + ANCHOR_WORDS]).encode() for i in range(n))
-    return np.fromiter((zlib.crc32(g) for g in grams), dtype=np.uint64, count=n)
+    # zip stops at the shortest: the last gram starts n - 1 words in.
+    grams = [
+        f"{a} {b} {c}".encode() for a, b, c in zip(tokens, tokens[1:], tokens[2:], strict=False)
+    ]
+    return np.fromiter(map(zlib.crc32, grams), dtype=np.uint64, count=n)
 
 
 def fingerprints(text: str, *, query: bool = False) -> BandHashes:
@@ -112,26 +128,80 @@ def fingerprints(text: str, *, query: bool = False) -> BandHashes:
     Index side (`query=False`): non-overlapping windows. Query side: windows every
     `QUERY_STRIDE_WORDS` words. Empty when the text is too short.
     """
-    hashes = shingle_hashes([w.norm for w in words(text)])
-    n = len(hashes)
-    if n < MIN_SHINGLES:
-        return np.zeros((0, LSH_BANDS), dtype=np.uint64)
+    return fingerprints_many([text], query=query)[0]
+
+
+def fingerprints_many(texts: Sequence[str], *, query: bool = False) -> list[BandHashes]:
+    """Return `fingerprints(text)` of each text, computed in bulk (a rebuild, a benchmark).
+
+    The MinHash of all windows of all texts is one numpy computation per `BULK_SHINGLES`
+    shingles instead of one per text.
+    """
+    out: list[BandHashes] = []
+    hashes: list[npt.NDArray[np.uint64]] = []
+    pending = 0
+    for text in texts:
+        h = shingle_hashes(_tokens(text))
+        hashes.append(h)
+        pending += len(h)
+        if pending >= BULK_SHINGLES:
+            out += _band_hashes(hashes, query)
+            hashes, pending = [], 0
+    if hashes:
+        out += _band_hashes(hashes, query)
+    return out
+
+
+def _window_starts(n: int, stride: int) -> npt.NDArray[np.int64]:
+    span = WINDOW_WORDS - ANCHOR_WORDS + 1
+    if n <= span:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, n - span + 1, stride, dtype=np.int64)
+    if starts[-1] + span < n:  # the tail gets its own window, flush with the end
+        starts = np.append(starts, n - span)
+    return starts
+
+
+def _band_hashes(hashes: list[npt.NDArray[np.uint64]], query: bool) -> list[BandHashes]:
+    """MinHash every window of every text in one go and mix the rows of each band."""
     span = WINDOW_WORDS - ANCHOR_WORDS + 1
     stride = QUERY_STRIDE_WORDS if query else span
-    if n <= span:
-        starts = [0]
-    else:
-        starts = list(range(0, n - span + 1, stride))
-        if starts[-1] + span < n:  # the tail gets its own window, flush with the end
-            starts.append(n - span)
+    bounds: list[npt.NDArray[np.int64]] = []  # per window: start, end (into `joined`)
+    windows: list[int] = []
+    offset = 0
+    for h in hashes:
+        n = len(h)
+        if n < MIN_SHINGLES:
+            windows.append(0)
+            continue
+        starts = _window_starts(n, stride)
+        pair = np.empty(2 * len(starts), dtype=np.int64)
+        pair[0::2] = starts + offset
+        pair[1::2] = np.minimum(starts + span, n) + offset
+        bounds.append(pair)
+        windows.append(len(starts))
+        offset += n
+    if not bounds:
+        return [np.zeros((0, LSH_BANDS), dtype=np.uint64) for _ in hashes]
+    # One spare column: reduceat needs every index, the last window's end too, in range.
+    joined = np.concatenate([h for h in hashes if len(h) >= MIN_SHINGLES] + [_SPARE])
     # (a * h + b) stays below 2**64 because a, b and h are below 2**32: no wrap-around.
-    permuted = (_PERM_A[:, None] * hashes[None, :] + _PERM_B[:, None]) % _MERSENNE
-    sig = np.stack([permuted[:, s : s + span].min(axis=1) for s in starts])
-    rows = sig.reshape(len(starts), LSH_BANDS, LSH_ROWS)
+    permuted = _PERM_A[:, None] * joined[None, :]
+    permuted += _PERM_B[:, None]
+    # x mod (2**61 - 1) without a division: fold the top bits down, subtract once more.
+    folded = permuted & _MERSENNE
+    permuted >>= np.uint64(61)
+    folded += permuted
+    folded -= _MERSENNE * (folded >= _MERSENNE)
+    permuted = folded
+    # reduceat over [start0, end0, start1, end1, ...]: the even results are the window
+    # minima (windows may overlap); the odd ones span the gaps and are dropped.
+    sig = np.minimum.reduceat(permuted, np.concatenate(bounds), axis=1)[:, 0::2].T
+    rows = sig.reshape(len(sig), LSH_BANDS, LSH_ROWS)
     with np.errstate(over="ignore"):  # mixing is meant to wrap modulo 2**64
         mixed = (rows * _ROW_MIX).sum(axis=2, dtype=np.uint64) ^ _BAND_SALT
-    result: BandHashes = mixed.astype(np.uint64)
-    return result
+    cuts = np.cumsum(windows)[:-1]
+    return [part.astype(np.uint64) for part in np.split(mixed, cuts)]
 
 
 # ---------------------------------------------------------------------------------------

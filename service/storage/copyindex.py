@@ -1,7 +1,7 @@
 """The copy index: candidate sources for copied text, persisted in Redis and shared by workers.
 
 Texts are fingerprinted by `service.scoring.copying.fingerprints` (MinHash of word
-3-shingles per 50-word window, 16 LSH bands of 4 rows). The index keeps, per corpus (a
+3-shingles per 25-word window, 16 LSH bands of 3 rows). The index keeps, per corpus (a
 site, or the publishing group of sites that share a `corpus_group`):
 
 - `<p>:seq`           counter of document numbers (4-byte ints keep the buckets small);
@@ -20,7 +20,6 @@ are left behind as tombstones (queries skip unknown numbers) and are dropped by
 from __future__ import annotations
 
 import struct
-from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 import numpy as np
 import redis
 
-from service.scoring.copying import fingerprints
+from service.scoring.copying import BandHashes, fingerprints, fingerprints_many
 
 PREFIX = "modassist:copy"
 BUCKETS = 1 << 19
@@ -36,34 +35,68 @@ BUCKETS = 1 << 19
 MAX_POSTING = 512
 #: Candidates handed to alignment, best first.
 DEFAULT_LIMIT = 20
-#: Band entries written per script call.
-APPEND_CHUNK = 2000
+#: Band entries (16 bytes each) written per script call: ~10 ms of Redis time, which is
+#: also the workers' broker and runs one script at a time.
+APPEND_CHUNK = 8192
 _DOC = struct.Struct("<I")
+#: One band entry sent to the append script: bucket number, band hash, doc number.
+_ENTRY = np.dtype([("bucket", "<u4"), ("value", "<u8"), ("doc", "<u4")])
+#: One look-up sent to the lookup script: bucket number, band hash.
+_PROBE = np.dtype([("bucket", "<u4"), ("value", "<u8")])
 
-# Append doc numbers to band entries atomically (several workers index at once).
+# Append doc numbers to band entries atomically (several workers index at once). ARGV:
+# the posting cap in bytes, the bucket key prefix, and the entries packed as `_ENTRY`
+# records sorted by band hash, so entries of one band value arrive together and are
+# appended in one write. The bucket keys are derived inside the script (one blob instead
+# of two arguments per entry): fine on a single Redis, which is what the index supports.
 _APPEND = """
 local cap = tonumber(ARGV[1])
-for i, key in ipairs(KEYS) do
-  local field = ARGV[2 * i]
-  local cur = redis.call('HGET', key, field)
-  if not cur then
-    redis.call('HSET', key, field, ARGV[2 * i + 1])
-  elseif string.len(cur) < cap then
-    redis.call('HSET', key, field, cur .. ARGV[2 * i + 1])
+local prefix = ARGV[2]
+local blob = ARGV[3]
+local n = string.len(blob) / 16
+local sub = string.sub
+local call = redis.call
+local i = 0
+while i < n do
+  local p = i * 16
+  local field = sub(blob, p + 5, p + 12)
+  local new = sub(blob, p + 13, p + 16)
+  local j = i + 1
+  if j < n and sub(blob, j * 16 + 5, j * 16 + 12) == field then
+    local docs = {new}
+    repeat
+      docs[#docs + 1] = sub(blob, j * 16 + 13, j * 16 + 16)
+      j = j + 1
+    until j >= n or sub(blob, j * 16 + 5, j * 16 + 12) ~= field
+    new = sub(table.concat(docs), 1, cap)
   end
+  local key = prefix .. struct.unpack('<I4', blob, p + 1)
+  if call('HSETNX', key, field, new) == 0 then
+    local cur = call('HGET', key, field)
+    if string.len(cur) < cap then
+      call('HSET', key, field, cur .. sub(new, 1, cap - string.len(cur)))
+    end
+  end
+  i = j
 end
-return #KEYS
+return n
 """
 
-
-# Fetch many band entries in one round trip; redis-py pipelines cost ~20 µs per command on
-# the client, a long letter needs hundreds of look-ups.
+# Fetch many band entries in one round trip and answer their postings as one string (a
+# multi-bulk reply of hundreds of strings costs the client more than the look-ups).
+# ARGV: the bucket key prefix and the look-ups packed as `_PROBE` records.
 _LOOKUP = """
+local prefix = ARGV[1]
+local blob = ARGV[2]
 local out = {}
-for i, key in ipairs(KEYS) do
-  out[i] = redis.call('HGET', key, ARGV[i]) or ''
+for p = 0, string.len(blob) - 12, 12 do
+  local key = prefix .. struct.unpack('<I4', blob, p + 1)
+  local found = redis.call('HGET', key, string.sub(blob, p + 5, p + 12))
+  if found then
+    out[#out + 1] = found
+  end
 end
-return out
+return table.concat(out)
 """
 
 
@@ -116,32 +149,49 @@ class CopyIndex:
         into an empty corpus).
         """
         refs = [self._ref(kind, ident) for kind, ident, _ in items]
-        if replace and refs:
-            self._forget(refs)
-        prints = [(ref, fingerprints(text)) for ref, (_, _, text) in zip(refs, items, strict=True)]
+        bands = fingerprints_many([text for _, _, text in items])
+        return self.add_fingerprinted(list(zip(refs, bands, strict=True)), replace=replace)
+
+    def add_fingerprinted(
+        self, prints: Sequence[tuple[str, BandHashes]], *, replace: bool = True
+    ) -> int:
+        """Index ("kind:id", band hashes) pairs fingerprinted elsewhere (a process pool).
+
+        Returns how many had any band hashes (the others are only removed).
+        """
+        if replace and prints:
+            self._forget([ref for ref, _ in prints])
         prints = [(ref, bands) for ref, bands in prints if len(bands)]
         if not prints:
             return 0
         last = int(self.client.incrby(f"{self.prefix}:seq", len(prints)))
-        args: list[Any] = [4 * MAX_POSTING]
-        keys: list[str] = []
-        numbered: dict[Any, Any] = {}  # redis-py's mapping type is invariant
-        for offset, (ref, bands) in enumerate(prints):
-            num = last - len(prints) + 1 + offset
-            packed = _DOC.pack(num)
-            numbered[ref] = str(num)
-            for value in np.unique(bands.ravel()).tolist():
-                keys.append(f"{self.prefix}:b:{value % BUCKETS}")
-                args += [struct.pack("<Q", value), packed]
+        first_num = last - len(prints) + 1
+        values = np.concatenate([bands.ravel() for _, bands in prints])
+        docs = np.repeat(
+            np.arange(first_num, last + 1, dtype=np.uint32),
+            [bands.size for _, bands in prints],
+        )
+        # One entry per (band value, text), grouped by band value, texts in number order.
+        order = np.lexsort((docs, values))
+        values, docs = values[order], docs[order]
+        keep = np.ones(len(values), dtype=bool)
+        keep[1:] = (values[1:] != values[:-1]) | (docs[1:] != docs[:-1])
+        entries = np.empty(int(keep.sum()), dtype=_ENTRY)
+        entries["value"] = values[keep]
+        entries["doc"] = docs[keep]
+        entries["bucket"] = entries["value"] % np.uint64(BUCKETS)
         # A text becomes visible (ref) only after its bands are in: a query never sees a
         # half-indexed text.
-        # Short scripts: Redis runs one at a time and is also the broker of the workers.
-        for first in range(0, len(keys), APPEND_CHUNK):
-            chunk = keys[first : first + APPEND_CHUNK]
-            values = args[1 + 2 * first : 1 + 2 * (first + len(chunk))]
-            self._append(keys=chunk, args=[args[0], *values])
+        bucket_prefix = f"{self.prefix}:b:"
+        for first in range(0, len(entries), APPEND_CHUNK):
+            chunk = entries[first : first + APPEND_CHUNK]
+            self._append(args=[4 * MAX_POSTING, bucket_prefix, chunk.tobytes()])
+        numbered: dict[Any, Any] = {}  # redis-py's mapping type is invariant
+        by_num: dict[Any, Any] = {}
+        for offset, (ref, _) in enumerate(prints):
+            numbered[ref] = first_num + offset
+            by_num[first_num + offset] = ref
         pipe = self.client.pipeline(transaction=True)
-        by_num: dict[Any, Any] = {num: ref for ref, num in numbered.items()}
         pipe.hset(f"{self.prefix}:ref", mapping=by_num)
         pipe.hset(f"{self.prefix}:num", mapping=numbered)
         pipe.execute()
@@ -171,26 +221,29 @@ class CopyIndex:
         bands = fingerprints(text, query=True)
         if len(bands) == 0:
             return []
-        values = np.unique(bands.ravel()).tolist()
-        keys = [f"{self.prefix}:b:{value % BUCKETS}" for value in values]
-        fields = [struct.pack("<Q", value) for value in values]
-        postings = b"".join(self._lookup(keys=keys, args=fields))
-        counts: Counter[int] = Counter(np.frombuffer(postings, dtype="<u4").tolist())
-        if not counts:
+        values = np.unique(bands)
+        probes = np.empty(len(values), dtype=_PROBE)
+        probes["value"] = values
+        probes["bucket"] = values % np.uint64(BUCKETS)
+        postings = self._lookup(args=[f"{self.prefix}:b:", probes.tobytes()])
+        if not postings:
             return []
+        nums, hits = np.unique(np.frombuffer(postings, dtype="<u4"), return_counts=True)
         skip = {self._ref(k, i) for k, i in exclude}
-        # Look up a few more than asked for: some are tombstones or excluded.
-        top = counts.most_common(limit * 2 + len(skip))
-        refs = self.client.hmget(f"{self.prefix}:ref", [str(n) for n, _ in top])
+        # Look up a few more than asked for: some are tombstones or excluded. Most hits
+        # first, the older text first among equals.
+        order = np.argsort(-hits, kind="stable")[: limit * 2 + len(skip)]
+        top = [(int(nums[k]), int(hits[k])) for k in order]
+        refs = self.client.hmget(f"{self.prefix}:ref", [n for n, _ in top])
         out: list[Candidate] = []
-        for (_num, hits), ref in zip(top, refs, strict=True):
+        for (_num, count), ref in zip(top, refs, strict=True):
             if ref is None:
                 continue
             text_ref = ref.decode() if isinstance(ref, bytes) else str(ref)
             kind, _, ident = text_ref.partition(":")
             if f"{kind}:{ident}" in skip:
                 continue
-            out.append(Candidate(kind, ident, hits))
+            out.append(Candidate(kind, ident, count))
             if len(out) == limit:
                 break
         return out

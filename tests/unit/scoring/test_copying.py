@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from service.scoring.copying import (
     DEFAULT_THRESHOLD,
@@ -182,3 +183,55 @@ def test_fingerprints_are_stable_and_shaped_by_windows() -> None:
     # Every indexed window is met exactly by a query window of the same text.
     assert set(index_side[0].tolist()) <= set(query_side.ravel().tolist())
     assert fingerprints("zu kurz").shape == (0, LSH_BANDS)
+
+
+def _reference_fingerprints(text: str, *, query: bool) -> np.ndarray:
+    """The straightforward per-text MinHash (the index in Redis was built with it)."""
+    import zlib
+
+    from service.scoring import copying as c
+
+    tokens = [w.norm for w in words(text)]
+    n = len(tokens) - c.ANCHOR_WORDS + 1
+    if n < c.MIN_SHINGLES:
+        return np.zeros((0, LSH_BANDS), dtype=np.uint64)
+    hashes = np.array(
+        [zlib.crc32(" ".join(tokens[i : i + c.ANCHOR_WORDS]).encode()) for i in range(n)],
+        dtype=np.uint64,
+    )
+    span = c.WINDOW_WORDS - c.ANCHOR_WORDS + 1
+    stride = c.QUERY_STRIDE_WORDS if query else span
+    starts = [0] if n <= span else list(range(0, n - span + 1, stride))
+    if n > span and starts[-1] + span < n:
+        starts.append(n - span)
+    permuted = (c._PERM_A[:, None] * hashes[None, :] + c._PERM_B[:, None]) % c._MERSENNE
+    sig = np.stack([permuted[:, s : s + span].min(axis=1) for s in starts])
+    rows = sig.reshape(len(starts), LSH_BANDS, c.LSH_ROWS)
+    with np.errstate(over="ignore"):
+        return (rows * c._ROW_MIX).sum(axis=2, dtype=np.uint64) ^ c._BAND_SALT
+
+
+def test_bulk_fingerprints_equal_the_per_text_minhash(monkeypatch: pytest.MonkeyPatch) -> None:
+    from service.scoring import copying
+
+    # Small numpy batches, so texts are split across batches too.
+    monkeypatch.setattr(copying, "BULK_SHINGLES", 50)
+    texts = (
+        ["\n".join(PARAGRAPHS[k:] + PARAGRAPHS[:k]) for k in range(len(PARAGRAPHS))]
+        + [
+            "zu kurz",
+            "",
+            "eins zwei drei vier fünf sechs",  # exactly MIN_SHINGLES shingles
+            "STRASSE Straße ẞ İstanbul ΣΟΦΙΑ’s Lehrer’in " * 3,
+            " ".join(PARAGRAPHS) + " " + PARAGRAPHS[0][:40],  # a tail window
+            PARAGRAPHS[2],
+        ]
+    )
+    for query in (False, True):
+        bulk = copying.fingerprints_many(texts, query=query)
+        assert len(bulk) == len(texts)
+        for text, got in zip(texts, bulk, strict=True):
+            expected = _reference_fingerprints(text, query=query)
+            assert got.shape == expected.shape
+            assert np.array_equal(got, expected)
+            assert np.array_equal(fingerprints(text, query=query), expected)

@@ -137,3 +137,20 @@ def test_add_many_in_small_script_chunks_finds_every_text(
     assert index.add_many([("submission", f"s{k}", t) for k, t in enumerate(texts)]) == len(texts)
     for k, text in enumerate(texts):
         assert f"s{k}" in [c.id for c in index.query(text)]
+
+
+def test_a_band_value_shared_by_many_texts_stops_growing(
+    index: CopyIndex, monkeypatch: pytest.MonkeyPatch, client: redis.Redis
+) -> None:
+    monkeypatch.setattr(copyindex, "MAX_POSTING", 3)
+    # Two batches: the cap holds both within one script call and across calls.
+    assert index.add_many([("submission", f"s{k}", LETTER) for k in range(5)]) == 5
+    assert index.add_many([("submission", f"t{k}", LETTER) for k in range(2)]) == 2
+    postings = [
+        len(value)
+        for key in client.scan_iter(match=f"{index.prefix}:b:*")
+        for value in client.hvals(key)
+    ]
+    assert postings and max(postings) == 4 * 3
+    # The first texts are the ones kept: the earliest copy is the likely source.
+    assert {c.id for c in index.query(LETTER)} == {"s0", "s1", "s2"}
