@@ -410,11 +410,23 @@ def _typed(
     return Typed(typed, found, unsourced_score, claim_score)
 
 
-_WORD_RUN = re.compile(r"\S+")
-
-
 def _sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+
+
+#: `_distinct` counts in an array instead of sorting when there are at most this many
+#: possible keys per key (counting is linear, sorting is not, but zeroing costs too).
+DENSE_KEYS_PER_KEY = 8
+
+
+def _distinct(keys: Indices, size: int) -> tuple[Indices, Counts]:
+    """Return the distinct keys (all in [0, size)) in ascending order and their counts."""
+    if size <= DENSE_KEYS_PER_KEY * keys.size:
+        counts = np.bincount(keys, minlength=size)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+    distinct, found = np.unique(keys, return_counts=True)
+    return distinct, found
 
 
 class _Batch:
@@ -429,35 +441,38 @@ class _Batch:
     """
 
     def __init__(
-        self,
-        text: str,
-        bounds: list[tuple[int, int]],
-        starts: NDArray[np.intp],
-        word_sentence: NDArray[np.intp],
+        self, text: str, bounds: list[tuple[int, int]], word_sentence: NDArray[np.intp]
     ) -> None:
         self.text = text
         self.bounds = bounds
-        self.starts = starts
         self.word_sentence = word_sentence
-        self.n = starts.size
+        self.n = len(bounds)
 
     @classmethod
     def layout(cls, text: str, bounds: list[tuple[int, int]]) -> _Batch | None:
         """Return the batch of a text, or None when its words do not fit its sentences."""
         if len(text.lower()) != len(text):
             return None  # lower case changes offsets ("İ"): no shared positions
-        n = len(bounds)
-        starts = np.fromiter((s for s, _ in bounds), dtype=np.intp, count=n)
-        ends = np.fromiter((e for _, e in bounds), dtype=np.intp, count=n)
-        if n > 1 and bool(np.any(starts[1:] < ends[:-1])):
+        size = len(text)
+        previous_end = 0
+        lengths: list[int] = []
+        per_sentence: list[int] = []
+        for start, end in bounds:
+            # Each sentence starts and ends next to whitespace (or the text's ends) ...
+            if start < previous_end or (start > 0 and not text[start - 1].isspace()):
+                return None
+            if end < size and not text[end].isspace():
+                return None
+            words = text[start:end].split()
+            lengths += map(len, words)
+            per_sentence.append(len(words))
+            previous_end = end
+        # ... and holds every word of the text.
+        if len(lengths) != len(text.split()):
             return None
-        runs = [m.span() for m in _WORD_RUN.finditer(text)]
-        word = np.asarray(runs, dtype=np.intp).reshape(len(runs), 2)
-        sentence = np.searchsorted(starts, word[:, 0], side="right") - 1
-        if bool(np.any(sentence < 0)) or bool(np.any(word[:, 1] > ends[sentence])):
-            return None
-        batch = cls(text, bounds, starts, sentence)
-        batch.word_lengths = word[:, 1] - word[:, 0]
+        sentence = np.repeat(np.arange(len(bounds)), per_sentence)
+        batch = cls(text, bounds, sentence)
+        batch.word_lengths = np.asarray(lengths, dtype=np.intp)
         return batch
 
     word_lengths: NDArray[np.intp]
@@ -494,7 +509,7 @@ class _Batch:
         where[where == known.size] = 0
         hit = known[where] == codes
         key = self.word_sentence[code_word[hit]] * known.size + where[hit]
-        distinct, counts = np.unique(key, return_counts=True)
+        distinct, counts = _distinct(key, self.n * known.size)
         per = sentence.logits(distinct // known.size, index[distinct % known.size], counts, self.n)
         return doc, per
 
@@ -540,7 +555,7 @@ class _Batch:
         inside = owner >= 0
         width = len(vocabulary)
         key = owner[inside] * width + index[inside]
-        distinct, counts = np.unique(key, return_counts=True)
+        distinct, counts = _distinct(key, self.n * width)
         per = sentence.logits(distinct // width, distinct % width, counts, self.n)
         return doc, per
 
