@@ -1,0 +1,201 @@
+"""A copy index lost with Redis is noticed and rebuilt from the database (real Redis, both DBs)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.storage import articles, authors, copies, copywatch, submissions
+from service.storage.copyindex import PREFIX, CopyIndex
+from service.storage.db import make_session_factory
+from service.storage.models import Site, Submission
+from tests.support import RedisServer
+from tests.unit.storage.factories import make_site, payload, score
+
+ARTICLE = (
+    "Der Stadtrat hat am Dienstagabend mit knapper Mehrheit beschlossen, die Gebühren für "
+    "das Parken in der Innenstadt ab dem kommenden Frühjahr deutlich zu erhöhen, um den "
+    "Ausbau der Buslinien im Norden der Stadt zu finanzieren. Die Opposition kritisierte "
+    "den Beschluss scharf und kündigte an, ein Bürgerbegehren zu unterstützen, falls die "
+    "Verwaltung die Einnahmen nicht vollständig in den öffentlichen Nahverkehr investiere."
+)
+# Letters that share no word 3-gram: each is its own draw from a vocabulary.
+WORDS = (
+    "Rat Stadt Bürger Geld Schule Halle Bad Markt Weg Straße Platz Park Haus Kirche Bahn Bus "
+    "Auto Rad Brücke Turm Feld Wald Fluss See Berg Tal Dorf Kreis Land Amt Gericht Polizei "
+    "Feuerwehr Klinik Arzt Lehrer Kind Eltern Familie Nachbar Verein Sport Musik Theater Kino "
+    "Museum Bibliothek Zeitung Radio Fernsehen Internet Strom Wasser Gas Heizung Miete Steuer "
+    "Gebühr Kosten Preis Lohn Rente Arbeit Firma Handel Laden Bäcker Metzger Bauer Ernte Wetter "
+    "Regen Sturm Schnee Sommer Winter Frühling Herbst Morgen Abend Nacht Woche Monat Jahr "
+    "laut leise schnell langsam teuer billig neu alt gut schlecht groß klein hell dunkel warm "
+    "kalt nass trocken voll leer offen geschlossen früh spät nah fern hoch tief breit schmal"
+)
+VOCABULARY = WORDS.split()
+
+
+def letter_text(k: int) -> str:
+    return " ".join(random.Random(k).choices(VOCABULARY, k=45)) + "."
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test alone, which it restarts (empty: it never saves)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client(own_redis: RedisServer) -> Iterator[redis.Redis]:
+    c = redis.Redis.from_url(own_redis.url)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def factory(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+def one_step_clock() -> Callable[[], float]:
+    """A clock under which `watch` does exactly one chunk: deadline 1.0, then time 10."""
+    return itertools.chain([0.0, 0.0], itertools.repeat(10.0)).__next__
+
+
+def scored_letter(session: Session, site: Site, k: int, author: str) -> Submission:
+    person = submissions.AuthorIn(external_id=author, name=f"Name {author}")
+    row, _ = submissions.ingest(session, site, payload(f"l-{k}", letter_text(k), author=person))
+    session.commit()
+    score(session, row)
+    return row
+
+
+def candidates(session: Session, client: redis.Redis, site: Site, text: str) -> set[str]:
+    probe, _ = submissions.ingest(session, site, payload(f"probe-{len(text)}-{hash(text)}", text))
+    session.commit()
+    return {r.id for r in copies.candidate_references(session, client, probe)}
+
+
+def test_a_redis_that_restarts_empty_is_noticed_and_rebuilt_in_steps(
+    db_session: Session,
+    factory: sessionmaker[Session],
+    client: redis.Redis,
+    own_redis: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    site, _ = make_site(db_session)
+    art, _ = articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Parken", ARTICLE))
+    db_session.commit()
+    letters = [scored_letter(db_session, site, k, f"u{k}") for k in range(7)]
+    erased = letters[3]
+    assert authors.erase(db_session, site, "u3", actor="test") is not None
+    db_session.commit()
+
+    # First start: no marker, so the index is built (here from an already filled database).
+    first = copywatch.watch(client, factory)
+    assert (first.state, first.done, first.total) == (copywatch.READY, 7, 7)
+    assert copywatch.status(client).state == copywatch.READY
+    assert candidates(db_session, client, site, ARTICLE) == {art.id}
+    assert candidates(db_session, client, site, letter_text(5)) == {letters[5].id}
+
+    own_redis.stop()
+    own_redis.start()  # empty: the private server never saves
+    # What goes wrong unnoticed without the watch: a verbatim copy finds no source.
+    assert candidates(db_session, client, site, letter_text(5)) == set()
+    assert copywatch.status(client).state == copywatch.MISSING
+
+    caplog.set_level("INFO", logger="service.storage.copywatch")
+    steps = []
+    while True:
+        state = copywatch.watch(client, factory, chunk=2, clock=one_step_clock())
+        steps.append((state.state, state.done))
+        if state.state == copywatch.READY:
+            break
+        assert copywatch.status(client).state == copywatch.REBUILDING
+        assert len(steps) < 20
+    # One article, then 6 letters two at a time, then a step that finds none left.
+    assert steps == [
+        ("rebuilding", 1),
+        ("rebuilding", 3),
+        ("rebuilding", 5),
+        ("rebuilding", 7),
+        ("ready", 7),
+    ]
+    assert copywatch.status(client).progress == 1.0
+    for k, row in enumerate(letters):
+        expected = set() if row is erased else {row.id}
+        assert candidates(db_session, client, site, letter_text(k)) == expected
+    assert candidates(db_session, client, site, ARTICLE) == {art.id}
+    # Progress is logged with counts only: no text of any letter or article.
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "7 of 7 texts" in logged
+    assert not re.search(r"Leserbrief|Stadtrat|Bürger", logged)
+
+
+def test_a_repeated_chunk_after_a_crash_leaves_no_duplicates(
+    db_session: Session, factory: sessionmaker[Session], client: redis.Redis
+) -> None:
+    site, _ = make_site(db_session)
+    letters = [scored_letter(db_session, site, k, f"u{k}") for k in range(5)]
+    assert copywatch.watch(client, factory, chunk=2, clock=one_step_clock()).done == 0
+    assert copywatch.watch(client, factory, chunk=2, clock=one_step_clock()).done == 2
+    # The rebuilder died after indexing its next chunk but before saving the cursor.
+    index = CopyIndex(client, f"site:{site.id}")
+    assert index.add_many([("submission", r.id, r.text) for r in letters[2:4]]) == 2
+    client.delete(copywatch.LOCK_KEY)  # its lock expired
+    done = copywatch.watch(client, factory)
+    assert done.state == copywatch.READY
+    assert len(index) == 5
+    for k, row in enumerate(letters):
+        found = index.query(letter_text(k))
+        assert [c.id for c in found] == [row.id]
+
+
+def test_a_second_watcher_leaves_the_rebuild_to_the_lock_holder(
+    db_session: Session, factory: sessionmaker[Session], client: redis.Redis
+) -> None:
+    site, _ = make_site(db_session)
+    scored_letter(db_session, site, 0, "u0")
+    client.set(copywatch.LOCK_KEY, "another-worker")
+    state = copywatch.watch(client, factory)
+    assert (state.state, state.worked) == (copywatch.MISSING, False)
+    assert client.get(copywatch.LOCK_KEY) == b"another-worker"
+    client.delete(copywatch.LOCK_KEY)
+    assert copywatch.watch(client, factory).state == copywatch.READY
+    assert client.get(copywatch.LOCK_KEY) is None
+
+
+def test_an_index_of_another_format_is_replaced(
+    db_session: Session, factory: sessionmaker[Session], client: redis.Redis
+) -> None:
+    site, _ = make_site(db_session)
+    row = scored_letter(db_session, site, 0, "u0")
+    stale = CopyIndex(client, f"site:{site.id}")
+    stale.add("submission", "gone-from-the-database", letter_text(0))
+    client.hset(copywatch.STATE_KEY, mapping={"format": "copy-0", "state": "ready"})
+    assert copywatch.status(client).state == copywatch.OUTDATED
+    assert copywatch.watch(client, factory).state == copywatch.READY
+    assert [c.id for c in stale.query(letter_text(0))] == [row.id]
+    assert client.hget(copywatch.STATE_KEY, "format") == copywatch.FORMAT.encode()
+
+
+def test_a_ready_index_is_left_alone_and_an_unreachable_redis_is_unknown(
+    db_session: Session, factory: sessionmaker[Session], client: redis.Redis
+) -> None:
+    copywatch.mark_ready(client)
+    site, _ = make_site(db_session)
+    scored_letter(db_session, site, 0, "u0")  # scored but (here) never indexed
+    assert copywatch.watch(client, factory).state == copywatch.READY
+    assert not client.keys(f"{PREFIX}:*")
+    dead = redis.Redis(port=1, socket_connect_timeout=0.2)
+    assert copywatch.status(dead).state == copywatch.UNKNOWN
+    assert copywatch.watch(dead, factory).state == copywatch.UNKNOWN
