@@ -19,6 +19,7 @@ from service.dispatch import (
     SWEEP,
 )
 from service.settings import Settings
+from service.storage.copywatch import COPY_INDEX_WATCH, WATCH_INTERVAL_S
 
 #: Used only when MODASSIST_REDIS_URL is empty; `modassist run` always sets it.
 FALLBACK_BROKER_URL = "redis://127.0.0.1:6379/0"
@@ -60,6 +61,8 @@ def make_celery(settings: Settings) -> Celery:
             RETENTION: {"queue": DELIVERY_QUEUE},
             # Retraining is CPU work like scoring: it waits behind the scoring backlog.
             RETRAIN_SITE_MODELS: {"queue": SCORING_QUEUE},
+            # Rebuild steps after a Redis loss are CPU work like scoring, and short.
+            COPY_INDEX_WATCH: {"queue": SCORING_QUEUE},
         },
         beat_schedule={
             "sweep": {
@@ -80,6 +83,12 @@ def make_celery(settings: Settings) -> Celery:
                 "schedule": RETRAIN_INTERVAL_S,
                 "options": {"expires": RETRAIN_INTERVAL_S},
             },
+            # A copy index lost with Redis is noticed and rebuilt from the database.
+            "copy-index-watch": {
+                "task": COPY_INDEX_WATCH,
+                "schedule": WATCH_INTERVAL_S,
+                "options": {"expires": WATCH_INTERVAL_S},
+            },
         },
         worker_hijack_root_logger=False,
         enable_utc=True,
@@ -88,9 +97,10 @@ def make_celery(settings: Settings) -> Celery:
 
     # Celery leaves logging alone when this signal has a receiver: JSON lines with task ids.
     setup_logging.connect(_configure_logging, weak=False)
-    from worker import tasks
+    from worker import copy_watch, tasks
 
     tasks.register(app, settings)
+    copy_watch.register(app, settings)
     return app
 
 

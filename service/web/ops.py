@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import case, func, select, text
 
 from service.dispatch import DELIVERY_QUEUE, SCORING_QUEUE
+from service.storage import copywatch
 from service.storage.models import CallbackAttempt, CallbackDelivery, Submission, utcnow
 from service.web.context import Services, services
 
@@ -91,7 +92,10 @@ def readyz() -> tuple[Response, int]:
         except redis.RedisError as exc:
             checks["broker"] = f"down: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return jsonify(status="ready" if ready else "not ready", checks=checks), 200 if ready else 503
+    # Shown, not required: submissions are accepted while a lost copy index is rebuilt.
+    copy_index = copywatch.status(client).as_dict() if client is not None else None
+    body = jsonify(status="ready" if ready else "not ready", checks=checks, copy_index=copy_index)
+    return body, 200 if ready else 503
 
 
 class _StateCollector(Collector):
@@ -174,6 +178,19 @@ class _StateCollector(Collector):
         per_queue = len(_PRIORITY_SUFFIXES)
         for index, queue in enumerate((SCORING_QUEUE, DELIVERY_QUEUE)):
             family.add_metric([queue], sum(lengths[index * per_queue : (index + 1) * per_queue]))
+        yield family
+        copy_index = copywatch.status(self._redis)
+        family = GaugeMetricFamily(
+            "modassist_copy_index_ready",
+            "1 when Redis holds the complete copy index; 0 while it is lost or rebuilt.",
+        )
+        family.add_metric([], 1 if copy_index.state == copywatch.READY else 0)
+        yield family
+        family = GaugeMetricFamily(
+            "modassist_copy_index_rebuild_progress",
+            "Share of the texts indexed by the running copy index rebuild (1 when ready).",
+        )
+        family.add_metric([], copy_index.progress)
         yield family
 
 

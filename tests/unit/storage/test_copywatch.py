@@ -13,10 +13,12 @@ import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.settings import Settings
 from service.storage import articles, authors, copies, copywatch, submissions
 from service.storage.copyindex import PREFIX, CopyIndex
 from service.storage.db import make_session_factory
 from service.storage.models import Site, Submission
+from service.web import create_app
 from tests.support import RedisServer
 from tests.unit.storage.factories import make_site, payload, score
 
@@ -199,3 +201,22 @@ def test_a_ready_index_is_left_alone_and_an_unreachable_redis_is_unknown(
     dead = redis.Redis(port=1, socket_connect_timeout=0.2)
     assert copywatch.status(dead).state == copywatch.UNKNOWN
     assert copywatch.watch(dead, factory).state == copywatch.UNKNOWN
+
+
+def test_readyz_and_metrics_show_the_copy_index_state(
+    db_session: Session, settings: Settings, client: redis.Redis, own_redis: RedisServer
+) -> None:
+    from dataclasses import replace
+
+    app = create_app(replace(settings, redis_url=own_redis.url))
+    web = app.test_client()
+    answer = web.get("/readyz")
+    assert answer.status_code == 200  # a lost copy index does not stop the intake
+    assert answer.get_json()["copy_index"]["state"] == "missing"
+    body = web.get("/metrics").get_data(as_text=True)
+    assert re.search(r"^modassist_copy_index_ready 0\.0$", body, re.MULTILINE)
+    copywatch.mark_ready(client)
+    assert web.get("/readyz").get_json()["copy_index"]["state"] == "ready"
+    body = web.get("/metrics").get_data(as_text=True)
+    assert re.search(r"^modassist_copy_index_ready 1\.0$", body, re.MULTILINE)
+    assert re.search(r"^modassist_copy_index_rebuild_progress 1\.0$", body, re.MULTILINE)
