@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.scoring import normalize
 from service.scoring.types import (
     DEFAULT_THRESHOLD,
     Reference,
@@ -28,10 +29,18 @@ class Doc:
     sentences: list[Sentence] = field(default_factory=list)
     # Per-phase scratch space for facts that later phases reuse (e.g. person mentions).
     facts: dict[str, Any] = field(default_factory=dict)
+    _views: normalize.Views | None = field(default=None, init=False, repr=False)
 
     @property
     def text(self) -> str:
         return self.submission.text
+
+    @property
+    def views(self) -> normalize.Views:
+        """The folded, tolerant and skeleton views of the text, built once for all phases."""
+        if self._views is None:
+            self._views = normalize.views(self.text)
+        return self._views
 
     @property
     def supported(self) -> bool:

@@ -13,8 +13,9 @@ Two kinds of built-in entries live in `lexicons/` (sources and licences in its R
 
 Per-site entries (`SiteConfig.lexicon`) are merged with the built-in terms; an entry with
 the same spelling replaces the built-in one. Each distinct list is compiled once per
-process (cached by content) into one trie-shaped regular expression, so a 400-character
-comment takes well under a millisecond (see bench/bench_lexicon.py).
+process (cached by content) into one Aho-Corasick automaton (`pyahocorasick`), which finds
+every candidate in one pass; phrase rules run only when all their anchor words occur, and
+only over the sentences that hold them (see bench/bench_lexicon.py).
 
 Score: every own (not quoted) hit adds its weight; a repeated term adds half as much as
 its previous occurrence. The signal is `1 - exp(-sum)`: one hit of weight 0.7 gives 0.50,
@@ -26,10 +27,14 @@ from __future__ import annotations
 import csv
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Any
+
+import ahocorasick
 
 from service.scoring import normalize, quotes
 from service.scoring.document import Builder, Doc
@@ -142,43 +147,40 @@ def _runs_pattern(tolerant_term: str) -> re.Pattern[str]:
     return re.compile("".join(parts))
 
 
-def _trie_pattern(words: Iterable[str]) -> str:
-    """Return one regular expression matching any of `words`, longest first at each start."""
-    root: dict[str, dict[str, object]] = {}
+def _automaton(words: Iterable[str]) -> Any:
+    """Return an Aho-Corasick automaton whose values are the words themselves."""
+    automaton = ahocorasick.Automaton()
     for word in words:
-        node: dict[str, object] = root  # type: ignore[assignment]
-        for char in word:
-            node = node.setdefault(char, {})  # type: ignore[assignment]
-        node[""] = {}
-
-    def emit(node: dict[str, object]) -> str:
-        alternatives = [
-            re.escape(char) + emit(child)  # type: ignore[arg-type]
-            for char, child in sorted(node.items())
-            if char != ""
-        ]
-        if not alternatives:
-            return ""
-        body = alternatives[0] if len(alternatives) == 1 else "(?:" + "|".join(alternatives) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return emit(root)  # type: ignore[arg-type]
+        automaton.add_word(word, word)
+    automaton.make_automaton()
+    return automaton
 
 
 @dataclass(frozen=True)
 class _Index:
-    """Terms of one spelling (skeleton or folded) and the trie that finds them."""
+    """Terms of one spelling (skeleton or folded) and the automaton that finds them."""
 
     terms: dict[str, tuple[_Term, ...]]
-    pattern: re.Pattern[str] | None
+    automaton: Any  # ahocorasick.Automaton, None without terms
 
     @classmethod
     def build(cls, terms: dict[str, list[_Term]]) -> _Index:
         if not terms:
             return cls({}, None)
-        # A lookahead finds overlapping candidates ("Vollidiot" holds "voll..." and "idiot").
-        pattern = re.compile("(?=(" + _trie_pattern(terms) + "))")
-        return cls({k: tuple(v) for k, v in terms.items()}, pattern)
+        return cls({k: tuple(v) for k, v in terms.items()}, _automaton(terms))
+
+    def candidates(self, text: str) -> list[tuple[int, str]]:
+        """Return (start, term key) of the longest key starting at each position, in order.
+
+        Overlapping candidates are all found ("Vollidiot" holds "voll..." and "idiot"); of
+        keys starting at the same place only the longest is a candidate.
+        """
+        longest: dict[int, str] = {}
+        for last, key in self.automaton.iter(text):
+            start = last - len(key) + 1
+            if len(key) > len(longest.get(start, "")):
+                longest[start] = key
+        return sorted(longest.items())
 
 
 # ---------------------------------------------------------------- phrase rules
@@ -387,10 +389,16 @@ class Lexicon:
         self.tolerant = _Index.build(tolerant_terms)
         self.strict = _Index.build(strict_terms)
         self.phrases = builtin_phrases(language) if language else ()
+        anchors = {a for rule in self.phrases for group in rule.anchors for a in group}
+        self.anchors = _automaton(anchors) if anchors else None
 
-    def match(self, text: str) -> list[Hit]:
-        """Return the hits in `text`, overlaps resolved, ordered by position."""
-        views = normalize.views(text)
+    def match(self, text: str, views: normalize.Views | None = None) -> list[Hit]:
+        """Return the hits in `text`, overlaps resolved, ordered by position.
+
+        `views` are the text's normalised views when the caller has them already.
+        """
+        if views is None:
+            views = normalize.views(text)
         found: list[Hit] = []
         found += _term_hits(views.skeleton, self.tolerant, _SKELETON_ENDINGS, verify=True)
         found += _term_hits(views.folded, self.strict, _FOLDED_ENDINGS, verify=False)
@@ -398,8 +406,10 @@ class Lexicon:
         hits = [h for h in found if h.weight > 0.0]
         if allowed:
             hits = [h for h in hits if not _inside_any(h, allowed)]
-        hits += _phrase_hits(views.tolerant, self.phrases)
-        links = [(m.start(), m.end()) for m in _LINK.finditer(text)]
+        hits += _phrase_hits(views.tolerant, self.phrases, self.anchors)
+        # Every link form holds "/" or "www.": most texts need no search.
+        has_link = "/" in text or "www." in text
+        links = [(m.start(), m.end()) for m in _LINK.finditer(text)] if has_link else []
         if links:  # words inside a link are an address, not the author's wording
             hits = [h for h in hits if not any(a < h.end and h.start < b for a, b in links)]
         # Overlap resolution is quadratic; past this many hits the score is 1 anyway.
@@ -418,13 +428,13 @@ def _is_word(char: str) -> bool:
 def _term_hits(
     view: normalize.View, index: _Index, endings: frozenset[str], *, verify: bool
 ) -> list[Hit]:
-    if index.pattern is None:
+    if index.automaton is None:
         return []
     text = view.text
     hits = []
     word_start = word_end = -1
-    for match in index.pattern.finditer(text):
-        start, end = match.span(1)
+    for start, key in index.candidates(text):
+        end = start + len(key)
         if not word_start <= start < word_end:  # candidates in one word share its bounds
             word_start = start
             while word_start > 0 and _is_word(text[word_start - 1]):
@@ -437,7 +447,7 @@ def _term_hits(
             last_end = end
             while last_end < len(text) and _is_word(text[last_end]):
                 last_end += 1
-        for term in index.terms.get(match[1], ()):
+        for term in index.terms.get(key, ()):
             rest = text[end:last_end] if last_end - end <= _LONGEST_ENDING else "-"
             if not _placed(term.mode, start - word_start, rest, endings):
                 continue
@@ -472,35 +482,75 @@ def _placed(mode: str, letters_before: int, rest: str, endings: frozenset[str]) 
     return letters_before == 0 or letters_before >= MIN_COMPOUND_MODIFIER
 
 
-def _phrase_hits(view: normalize.View, rules: Sequence[PhraseRule]) -> list[Hit]:
+#: A match of a phrase rule (other than `re:` rules) never crosses these characters.
+_SEGMENT_END = re.compile(r"[.!?\n]")
+
+
+def _phrase_hits(
+    view: normalize.View, rules: Sequence[PhraseRule], anchors: Any = None
+) -> list[Hit]:
+    """Return the phrase rules' hits in the tolerant view.
+
+    A rule is tried only when every anchor group has a word in the text. Its words and
+    separators never include a sentence end (`.`, `!`, `?`, a line break), so a match lies
+    inside one segment between them; with the anchors' automaton, a rule's regex runs only
+    over the segments that hold a word of every anchor group (with `pos`/`endpos`, so its
+    look-arounds see the same neighbours as over the whole text). `re:` rules run over the
+    whole text.
+    """
     text = view.text
+    if not rules:
+        return []
+    segments: list[tuple[int, int]] = []
+    where: dict[str, set[int]] = {}
+    if anchors is not None:
+        ends = [m.start() for m in _SEGMENT_END.finditer(text)]
+        for last, anchor in anchors.iter(text):
+            where.setdefault(anchor, set()).add(bisect_right(ends, last))
+        starts = [0, *(e + 1 for e in ends)]
+        segments = list(zip(starts, [*ends, len(text)], strict=True))
     hits = []
     for rule in rules:
-        if not all(any(a in text for a in group) for group in rule.anchors):
-            continue
-        for match in rule.compiled.finditer(text):
-            low, high = match.span()
-            while low > 0 and _is_word(text[low - 1]) and _is_word(text[low]):
-                low -= 1  # whole words: a compound head shows with its modifier
-            while low < high and not _is_word(text[low]):
-                low += 1
-            while high > low and not _is_word(text[high - 1]):
-                high -= 1
-            if high <= low:
+        if anchors is None:
+            if not all(any(a in text for a in group) for group in rule.anchors):
                 continue
-            start, end = view.to_original(low, high)
-            hits.append(
-                Hit(
-                    start,
-                    end,
-                    rule.pattern,
-                    rule.category,
-                    rule.weight,
-                    rule.explanation,
-                    source="phrase",
-                )
-            )
+            ranges = [(0, len(text))]
+        else:
+            found = [set().union(*(where.get(a, ()) for a in group)) for group in rule.anchors]
+            if not all(found):
+                continue
+            if rule.pattern.startswith("re:"):
+                ranges = [(0, len(text))]
+            else:
+                ranges = [segments[i] for i in sorted(set.intersection(*found))]
+        for low_pos, high_pos in ranges:
+            for match in rule.compiled.finditer(text, low_pos, high_pos):
+                hit = _phrase_hit(view, rule, *match.span())
+                if hit is not None:
+                    hits.append(hit)
     return hits
+
+
+def _phrase_hit(view: normalize.View, rule: PhraseRule, low: int, high: int) -> Hit | None:
+    text = view.text
+    while low > 0 and _is_word(text[low - 1]) and _is_word(text[low]):
+        low -= 1  # whole words: a compound head shows with its modifier
+    while low < high and not _is_word(text[low]):
+        low += 1
+    while high > low and not _is_word(text[high - 1]):
+        high -= 1
+    if high <= low:
+        return None
+    start, end = view.to_original(low, high)
+    return Hit(
+        start,
+        end,
+        rule.pattern,
+        rule.category,
+        rule.weight,
+        rule.explanation,
+        source="phrase",
+    )
 
 
 def _inside_any(hit: Hit, others: Sequence[Hit]) -> bool:
@@ -572,6 +622,8 @@ def score(hits: Iterable[Hit]) -> float:
 
 def mark_quoted(text: str, hits: Sequence[Hit]) -> list[Hit]:
     """Return `hits` with those inside a quotation attributed to someone else marked."""
+    if not hits:
+        return []
     attributed = [q for q in quotes.find(text) if q.attributed]
     if not attributed:
         return list(hits)
@@ -604,7 +656,9 @@ class LexiconPhase:
             # A broken site entry must not stop scoring: use the built-in list, say why.
             out.notes.append(f"site word list ignored: {error}")
             lexicon = compiled((), builtin) if builtin else None
-        hits = mark_quoted(doc.text, lexicon.match(doc.text)) if lexicon is not None else []
+        hits = (
+            mark_quoted(doc.text, lexicon.match(doc.text, doc.views)) if lexicon is not None else []
+        )
         doc.facts["lexicon_hits"] = hits
         for hit in hits:
             if hit.signal == SIGNAL:

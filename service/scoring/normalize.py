@@ -34,12 +34,19 @@ _COMBINING_DIAERESIS = re.compile(r"([aou])\u0308")
 _LETTER = rf"(?:ae|oe|ue|ss|[{_WORD}])"
 _SPACED_LETTERS = re.compile(rf"(?<![{_WORD}])(?:{_LETTER}[ .\-_*]){{2,}}{_LETTER}(?![{_WORD}])")
 _SPACED_SEPARATOR = re.compile(r"[ .\-_*]")
+# A run of three or more spaced letters has one between two separators: without such a
+# letter there is nothing to join (a cheap test before the costly pattern).
+_SPACED_HINT = re.compile(rf"[ .\-_*]{_LETTER}[ .\-_*]")
 # One sign between letters ("L.ü.g.e.n"); in "Ende....Anfang" they stay two words.
-_INNER_SEPARATOR = re.compile(rf"(?<=[{_WORD}])[.\-_*·'’+/](?=[{_WORD}])")
+# (Each pattern below opens with its character set and looks behind afterwards: `re` then
+# skips ahead to candidate characters instead of trying the look-behind everywhere.)
+_INNER_SEPARATOR = re.compile(rf"[.\-_*·'’+/](?<=[{_WORD}].)(?=[{_WORD}])")
 # Digits read as letters only next to a letter ("Id10t", "3nde"), so "2014" stays a year.
-_LEET_DIGITS = re.compile(r"(?<=[a-z])[013457]+|[013457]+(?=[a-z])")
+_LEET_DIGITS = re.compile(r"[013457](?<=[a-z].)[013457]*|[013457]+(?=[a-z])")
+_ANY_LEET_DIGIT = re.compile(r"[013457]")
 # Signs that also end sentences or words count only between two letters ("Id!ot").
-_LEET_SIGNS = re.compile(r"(?<=[a-z0-9])[@$!|]+(?=[a-z0-9])")
+_LEET_SIGNS = re.compile(r"[@$!|](?<=[a-z0-9].)[@$!|]*(?=[a-z0-9])")
+_ANY_LEET_SIGN = re.compile(r"[@$!|]")
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t",
                        "@": "a", "$": "s", "!": "i", "|": "i"})  # fmt: skip
 # "Lüüügen" folds to "lueueuegen": a repeated umlaut is one umlaut.
@@ -149,6 +156,34 @@ def substitute(
     return "".join(pieces), record(matches, lambda m: lengths[id(m)])
 
 
+def shrink(text: str, pattern: re.Pattern[str], keep: int) -> tuple[str, Step | None]:
+    """Replace every match of `pattern` by its first `keep` characters; record the step.
+
+    The same as `substitute` with `lambda m: m[0][:keep]`, in one pass without a callback
+    per match (repeated letters are frequent: every "ss", "ll" and "nn" is one).
+    """
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    old_starts: list[int] = []
+    old_ends: list[int] = []
+    pieces: list[str] = []
+    shift = previous = 0
+    for match in pattern.finditer(text):
+        start, end = match.span()
+        pieces.append(text[previous : start + keep])
+        previous = end
+        new_starts.append(start + shift)
+        new_ends.append(start + shift + keep)
+        old_starts.append(start)
+        old_ends.append(end)
+        shift += keep - (end - start)
+    if not pieces:
+        return text, None
+    pieces.append(text[previous:])
+    step = Step(tuple(new_starts), tuple(new_ends), tuple(old_starts), tuple(old_ends))
+    return "".join(pieces), step
+
+
 def _strip_accent(char: str) -> str:
     decomposed = unicodedata.normalize("NFD", char)
     base = "".join(c for c in decomposed if not unicodedata.combining(c))
@@ -194,28 +229,30 @@ def tolerant(text: str, folded: View | None = None) -> View:
     base = folded if folded is not None else fold(text)
     current = base.text
     steps: list[Step] = []
-    current, step = substitute(current, _SPACED_LETTERS, lambda m: _SPACED_SEPARATOR.sub("", m[0]))
+    if _SPACED_HINT.search(current):
+        current, step = substitute(
+            current, _SPACED_LETTERS, lambda m: _SPACED_SEPARATOR.sub("", m[0])
+        )
+        if step is not None:
+            steps.append(step)
+    current, step = shrink(current, _REPEATED_UMLAUT, 2)  # "ueueue" -> "ue"
     if step is not None:
         steps.append(step)
-    step = record(list(_REPEATED_UMLAUT.finditer(current)), lambda _m: 2)
+    current, step = shrink(current, _INNER_SEPARATOR, 0)
     if step is not None:
-        current = _REPEATED_UMLAUT.sub(r"\1", current)
-        steps.append(step)
-    step = record(list(_INNER_SEPARATOR.finditer(current)), lambda _m: 0)
-    if step is not None:
-        current = _INNER_SEPARATOR.sub("", current)
         steps.append(step)
     # Same length replacements: offsets are unchanged.
-    current = _LEET_DIGITS.sub(lambda m: m.group().translate(_LEET), current)
-    current = _LEET_SIGNS.sub(lambda m: m.group().translate(_LEET), current)
+    if _ANY_LEET_DIGIT.search(current):
+        current = _LEET_DIGITS.sub(lambda m: m.group().translate(_LEET), current)
+    if _ANY_LEET_SIGN.search(current):
+        current = _LEET_SIGNS.sub(lambda m: m.group().translate(_LEET), current)
     return View(current, text, base.steps + tuple(steps), base, len(steps))
 
 
 def skeleton(text: str, tolerant_view: View | None = None) -> View:
     """Return the skeleton view: the tolerant text with repeated characters reduced to one."""
     base = tolerant_view if tolerant_view is not None else tolerant(text)
-    step = record(list(_REPEATS.finditer(base.text)), lambda _m: 1)
-    current = _REPEATS.sub(r"\1", base.text) if step is not None else base.text
+    current, step = shrink(base.text, _REPEATS, 1)
     steps = (step,) if step is not None else ()
     return View(current, text, base.steps + steps, base, len(steps))
 
