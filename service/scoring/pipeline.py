@@ -16,8 +16,8 @@ from service.scoring import (
     attacks,
     claims,
     copying,
+    inflammatory,
     language,
-    lexicon,
     policy,
     priority,
     sentences,
@@ -43,8 +43,9 @@ PHASES: tuple[tuple[str, PhaseFactory], ...] = (
     ("sentences", sentences.build),
     # Form rules need only the text and the site's limits.
     ("policy", policy.build),
-    # Word lists before the models: the lexicon hits are features and explanations.
-    ("inflammatory", lexicon.build),
+    # Word lists before the models: the lexicon hits are features and explanations (the
+    # phase blends in its own small model's score, German only).
+    ("inflammatory", inflammatory.build),
     ("toxicity", toxicity.build),
     # Claims per sentence; attacks use both the insults above and unsourced claims.
     ("claims", claims.build),

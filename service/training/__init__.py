@@ -43,6 +43,15 @@ def _register_likely_rejected() -> None:
 _register_likely_rejected()
 
 
+def _register_inflammatory() -> None:
+    from service.training import inflammatory
+
+    TRAINERS[inflammatory.NAME] = inflammatory.train_german
+
+
+_register_inflammatory()
+
+
 def default_data_dir() -> Path:
     """../shared/data beside the repository (the checkout's parent holds shared/)."""
     return Path(__file__).resolve().parents[2].parent / "shared" / "data"
