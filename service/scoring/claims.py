@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -198,6 +197,29 @@ class LinearTextScorer:
             for mine, theirs in zip(self.parts, other.parts, strict=True)
         )
 
+    def matching_parts(self, other: LinearTextScorer) -> tuple[int | None, ...] | None:
+        """Return, per part of this scorer, the part of `other` with the same n-grams.
+
+        None for a part `other` lacks; None overall when some part of `other` has no
+        twin here (then the n-grams cannot be counted once for both).
+        """
+        twins: list[int | None] = []
+        for params, mine in zip(self.analyzer_params, self.parts, strict=True):
+            twin = next(
+                (
+                    k
+                    for k, (theirs_params, theirs) in enumerate(
+                        zip(other.analyzer_params, other.parts, strict=True)
+                    )
+                    if theirs_params == params and theirs.grams.vocabulary == mine.grams.vocabulary
+                ),
+                None,
+            )
+            twins.append(twin)
+        if sorted(k for k in twins if k is not None) != list(range(len(other.parts))):
+            return None
+        return tuple(twins)
+
     def cue_logits(self, rows: list[list[float]]) -> Matrix:
         """Return the cue features' share of the logit for rows of `cues.features` values."""
         if not self.cue_keep:
@@ -270,8 +292,9 @@ class LoadedModel:
     threshold: float
     version: str
     thresholds: Thresholds = Thresholds()
-    #: Whether both scorers count n-grams the same way, so counts can be shared.
-    shared: bool = False
+    #: Per document part, the sentence part with the same n-grams (None: the sentence
+    #: scorer lacks it); None when the n-grams cannot be counted once for both.
+    twins: tuple[int | None, ...] | None = None
 
 
 @cache
@@ -285,7 +308,7 @@ def _compiled(models: Path, name: str) -> LoadedModel:
         float(card.get("default_threshold", 0.5)),
         str(card.get("version")),
         Thresholds(sentence_threshold, sentence_threshold * EVIDENCE_FACTOR),
-        document.same_analyzers(sentence),
+        document.matching_parts(sentence),
     )
 
 
@@ -348,7 +371,6 @@ def type_sentences(
     bounds: list[tuple[int, int]],
     scorer: LinearTextScorer | None,
     thresholds: Thresholds = Thresholds(),
-    counts: Callable[[int], list[GramCounts]] | None = None,
 ) -> Typed:
     """Type each sentence of `text` (rules first, the sentence model for what they leave open).
 
@@ -356,9 +378,7 @@ def type_sentences(
     unsourced), on the same 0.5-at-the-boundary scale as `unsourced_score`.
     """
     found = cues.analyse_all(text, bounds)
-    return _typed(
-        text, bounds, found, _sentence_probas(text, bounds, found, scorer, counts), thresholds
-    )
+    return _typed(text, bounds, found, _sentence_probas(text, bounds, found, scorer), thresholds)
 
 
 def _sentence_probas(
@@ -366,17 +386,14 @@ def _sentence_probas(
     bounds: list[tuple[int, int]],
     found: list[cues.SentenceCues],
     scorer: LinearTextScorer | None,
-    counts: Callable[[int], list[GramCounts]] | None = None,
 ) -> list[float | None]:
     """Return the sentence model's probability for each sentence the rules leave open."""
     probas: list[float | None] = []
-    for i, ((start, end), cue) in enumerate(zip(bounds, found, strict=True)):
+    for (start, end), cue in zip(bounds, found, strict=True):
         proba: float | None = None
         if _needs_model(cue):
             words = text[start:end]
-            if scorer is not None and counts is not None:
-                proba = scorer.proba_counts(counts(i), cues.features_from(words, [cue]))
-            elif scorer is not None:
+            if scorer is not None:
                 proba = scorer.proba(words, cues.features_from(words, [cue]))
             else:
                 # No model for this language: evidence alone decides.
@@ -480,7 +497,7 @@ class _Batch:
     need: NDArray[np.bool_]
 
     def char_logits(
-        self, document: _TfidfPart, sentence: _TfidfPart
+        self, document: _TfidfPart, sentence: _TfidfPart | None
     ) -> tuple[float, Matrix] | None:
         """Return a char_wb part's share of the document logit and of each sentence's."""
         grams = document.grams
@@ -497,7 +514,7 @@ class _Batch:
         index, tf, known = grams.lookup_codes(codes)
         doc = document.logit(index, tf)
         per = np.zeros(self.n)
-        if not known.size or not self.need.any():
+        if sentence is None or not known.size or not self.need.any():
             return doc, per
         if self.n == 1:
             per[0] = sentence.logit(index, tf)
@@ -514,7 +531,7 @@ class _Batch:
         return doc, per
 
     def word_logits(
-        self, document: _TfidfPart, sentence: _TfidfPart
+        self, document: _TfidfPart, sentence: _TfidfPart | None
     ) -> tuple[float, Matrix] | None:
         """Return a word n-gram part's share of the document logit and of each sentence's."""
         pattern = document.word_pattern
@@ -552,6 +569,8 @@ class _Batch:
         owner = np.asarray(owners, dtype=np.intp)
         distinct, counts = np.unique(index, return_counts=True)
         doc = document.logit(distinct, counts)
+        if sentence is None:
+            return doc, np.zeros(self.n)
         inside = owner >= 0
         width = len(vocabulary)
         key = owner[inside] * width + index[inside]
@@ -574,7 +593,9 @@ def _score_batched(
     batch.need = np.fromiter(map(_needs_model, found), dtype=bool, count=len(found))
     doc_z = entry.document.intercept
     sent_z = np.full(batch.n, entry.sentence.intercept)
-    for document, sentence in zip(entry.document.parts, entry.sentence.parts, strict=True):
+    assert entry.twins is not None
+    for document, twin in zip(entry.document.parts, entry.twins, strict=True):
+        sentence = entry.sentence.parts[twin] if twin is not None else None
         if document.grams.coded:
             shares = batch.char_logits(document, sentence)
         else:
@@ -594,18 +615,14 @@ def _score_batched(
 
 
 def _score(text: str, bounds: list[tuple[int, int]], entry: LoadedModel) -> tuple[Typed, float]:
-    """Type the sentences and score the document, counting each sentence's n-grams once.
+    """Type the sentences and score the document.
 
-    Character n-grams (per whitespace-separated word) of the whole text are the sum of
-    its sentences' (sentences cover every non-space character); word n-grams are counted
-    on the whole text again, since bigrams run across sentence ends.
+    Usually all at once (`_score_batched`); a text whose words do not fit its sentences,
+    or a model whose sentence n-grams are not the document's, one sentence at a time.
     """
     if not bounds:
         return type_sentences(text, bounds, entry.sentence, entry.thresholds), 0.0
-    if not entry.shared:
-        typed = type_sentences(text, bounds, entry.sentence, entry.thresholds)
-        return typed, entry.document.proba(text, cues.features_from(text, typed.found))
-    batched = _score_batched(text, bounds, entry)
+    batched = _score_batched(text, bounds, entry) if entry.twins is not None else None
     if batched is not None:
         return batched
     return _score_by_sentence(text, bounds, entry)
@@ -614,27 +631,9 @@ def _score(text: str, bounds: list[tuple[int, int]], entry: LoadedModel) -> tupl
 def _score_by_sentence(
     text: str, bounds: list[tuple[int, int]], entry: LoadedModel
 ) -> tuple[Typed, float]:
-    """`_score` one sentence at a time: the path for texts that do not fit `_Batch`."""
-    parts = entry.document.parts
-    codes = {
-        k: [part.grams.codes(text[s:e]) for s, e in bounds]
-        for k, part in enumerate(parts)
-        if part.grams.coded
-    }
-
-    def per_sentence(i: int) -> list[GramCounts]:
-        start, end = bounds[i]
-        return [
-            part.grams.lookup(codes[k][i]) if k in codes else part.grams.counts(text[start:end])
-            for k, part in enumerate(parts)
-        ]
-
-    typed = type_sentences(text, bounds, entry.sentence, entry.thresholds, per_sentence)
-    whole = [
-        part.grams.lookup(np.concatenate(codes[k])) if k in codes else part.grams.counts(text)
-        for k, part in enumerate(parts)
-    ]
-    return typed, entry.document.proba_counts(whole, cues.features_from(text, typed.found))
+    """`_score` one sentence at a time (the reference `_score_batched` is tested against)."""
+    typed = type_sentences(text, bounds, entry.sentence, entry.thresholds)
+    return typed, entry.document.proba(text, cues.features_from(text, typed.found))
 
 
 class ClaimsPhase:

@@ -404,16 +404,17 @@ def analyse_all(text: str, sentences: list[tuple[int, int]]) -> list[SentenceCue
     """Return the cues of each sentence of text: `analyse` with one pre-test of the text."""
     if len(sentences) < 2:
         return [analyse(text, s, e) for s, e in sentences]
-    within = _Gate(text).open_labels()
-    return [analyse(text, s, e, within) for s, e in sentences]
+    plan = _plan(_Gate(text).open_labels())
+    return [analyse(text, s, e, plan) for s, e in sentences]
 
 
-def analyse(text: str, start: int, end: int, within: frozenset[str] | None = None) -> SentenceCues:
+def analyse(text: str, start: int, end: int, plan: _Plan | None = None) -> SentenceCues:
     """Return the cues of the sentence text[start:end] (offsets are absolute).
 
-    `within` holds the labels whose pre-test passes on the whole text (`analyse_all`):
+    `plan` holds the patterns whose pre-test passes on the whole text (`analyse_all`):
     the others cannot match in the sentence. It changes no result.
     """
+    plan = plan or _FULL_PLAN
     found = SentenceCues()
     texts = _WORD.findall(text, start, end)
     # Only words with letters count: "IZ 23.07. 25" is a reference line, not a claim.
@@ -423,22 +424,22 @@ def analyse(text: str, start: int, end: int, within: frozenset[str] | None = Non
     needs_tokens = not (_TOKEN_TRIGGERS.isdisjoint(present) and KONJUNKTIV_I.isdisjoint(present))
     words = tokens(text, start, end) if needs_tokens else []
     sentence = text[start:end]
-    gate = _Gate(sentence, within)
+    gate = _Gate(sentence, plan.labels)
     _find_attribution(text, start, end, words, found, gate)
-    for label, pattern in _open(_VAGUE_PATTERNS, within):
+    for label, pattern in plan.vague:
         if not gate.opens(label):
             continue
         for m in pattern.finditer(text, start, end):
             found.cues.append(Cue(m.start(), m.end(), "vague", label))
             found.vague = True
     _find_konjunktiv(words, text, start, end, found)
-    for label, pattern in _open(_OPINION_PATTERNS, within):
+    for label, pattern in plan.opinion:
         if not gate.opens(label):
             continue
         for m in pattern.finditer(text, start, end):
             found.cues.append(Cue(m.start(), m.end(), "opinion", label))
             found.opinion = True
-    for label, pattern in _open(_HEDGE_PATTERNS, within):
+    for label, pattern in plan.hedge:
         if not gate.opens(label):
             continue
         for m in pattern.finditer(text, start, end):
@@ -448,18 +449,39 @@ def analyse(text: str, start: int, end: int, within: frozenset[str] | None = Non
     if stripped.endswith("?"):
         found.question = True
         found.cues.append(Cue(start + len(stripped) - 1, start + len(stripped), "question", "?"))
-    _find_evidence(text, start, end, found, gate)
+    _find_evidence(text, start, end, found, gate, plan.evidence)
     return found
 
 
 Patterns = tuple[tuple[str, re.Pattern[str]], ...]
 
 
-def _open(patterns: Patterns, within: frozenset[str] | None) -> Patterns:
-    """Return the patterns whose pre-test passed on the whole text (all without one)."""
-    if within is None:
-        return patterns
-    return tuple(p for p in patterns if p[0] in within or p[0] not in _NEEDS)
+def _open(patterns: Patterns, labels: frozenset[str]) -> Patterns:
+    """Return the patterns whose pre-test passed on the whole text, or that have none."""
+    return tuple(p for p in patterns if p[0] in labels or p[0] not in _NEEDS)
+
+
+class _Plan(NamedTuple):
+    """The patterns worth running on the sentences of one text (see `analyse_all`)."""
+
+    vague: Patterns
+    opinion: Patterns
+    hedge: Patterns
+    evidence: Patterns
+    #: The labels whose pre-test passed on the whole text; None: all may match.
+    labels: frozenset[str] | None
+
+
+def _plan(labels: frozenset[str] | None) -> _Plan:
+    if labels is None:
+        return _FULL_PLAN
+    return _Plan(
+        _open(_VAGUE_PATTERNS, labels),
+        _open(_OPINION_PATTERNS, labels),
+        _open(_HEDGE_PATTERNS, labels),
+        _open(_EVIDENCE_PATTERNS, labels),
+        labels,
+    )
 
 
 def _find_attribution(
@@ -548,12 +570,13 @@ def _find_attribution(
         _attribute(found, subject)
         return
     # A quote introduced by a name and a colon: 'Merkel: "Wir schaffen das."'
-    colon = re.match(
-        r"\s*([A-ZÄÖÜ][\w\-]+(?:\s+[A-ZÄÖÜ][\w\-]+){0,3})\s*:\s*[\"„“»]", text[start:end]
-    )
+    colon = _COLON_QUOTE.match(text, start, end)
     if colon:
-        found.cues.append(Cue(start + colon.start(1), start + colon.end(1), "attribution", "Zitat"))
+        found.cues.append(Cue(colon.start(1), colon.end(1), "attribution", "Zitat"))
         _attribute(found, colon.group(1))
+
+
+_COLON_QUOTE = re.compile(r"\s*([A-ZÄÖÜ][\w\-]+(?:\s+[A-ZÄÖÜ][\w\-]+){0,3})\s*:\s*[\"„“»]")
 
 
 def _attribute(found: SentenceCues, phrase: str | None, *, passive: bool = False) -> None:
@@ -837,10 +860,15 @@ def _find_konjunktiv(
 
 
 def _find_evidence(
-    text: str, start: int, end: int, found: SentenceCues, gate: _Gate | None = None
+    text: str,
+    start: int,
+    end: int,
+    found: SentenceCues,
+    gate: _Gate | None = None,
+    patterns: Patterns | None = None,
 ) -> None:
     taken: list[tuple[int, int]] = []
-    for label, pattern in _EVIDENCE_PATTERNS:
+    for label, pattern in _EVIDENCE_PATTERNS if patterns is None else patterns:
         if gate is not None and not gate.opens(label):
             continue
         for m in pattern.finditer(text, start, end):
@@ -997,3 +1025,5 @@ _TOKEN_TRIGGERS = (
     | frozenset(SEPARABLE_VERBS)
     | _SPEAK_VERBS
 )
+
+_FULL_PLAN = _Plan(_VAGUE_PATTERNS, _OPINION_PATTERNS, _HEDGE_PATTERNS, _EVIDENCE_PATTERNS, None)

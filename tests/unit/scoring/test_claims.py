@@ -170,7 +170,7 @@ def test_the_hand_labelled_evaluation_set_is_typed_mostly_right(
 
 def test_shared_n_gram_counts_give_the_same_scores_as_counting_twice() -> None:
     entry = claims._compiled(ARTIFACTS_DIR, "claims_de")
-    assert entry.shared
+    assert entry.twins is not None
     for text in (
         SEED_LETTER.read_text(encoding="utf-8"),
         "Die Stadt hat 2019 rund 400 Wohnungen gebaut.\n\nIch finde das gut.  Wirklich!",
