@@ -272,11 +272,12 @@ _NEEDS: dict[str, tuple[str, ...] | Literal["digit"]] = {
     "allegedly": ("allegedly", "reportedly", "supposedly", "rumo"),
     "experts say": ("say", "said", "show", "suggest", "claim", "believe"),
     "it is said": ("said", "reported", "claimed", "believed"),
-    "ich finde": ("ich",),
+    # The verbs, not "ich": "ich" is in "nicht", "sich", "wirklich" and most comments.
+    "ich finde": _parts("finde glaube denke meine hoffe vermute fürchte bin halte"),
     "meiner Meinung nach": ("meinung", "ansicht", "auffassung"),
     "meines Erachtens": ("erachtens", "m.", "sicht", "mich"),
     "Dank / Gruß": ("dank", "glückwunsch", "grüß", "bravo", "thank", "congratulations"),
-    "finde ich": ("ich",),
+    "finde ich": _parts("finde glaube denke meine hoffe"),
     "I think": _parts("think believe feel guess hope suppose opinion view imo"),
     "Vermutung": _parts(
         "vielleicht wahrscheinlich vermutlich womöglich möglicherweise eventuell hoffentlich "
