@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).with_name("lexicons")
@@ -26,6 +27,7 @@ MAX_NAME_WORDS = 3
 MAX_TITLES = 3
 
 _WORD = re.compile(r"Dr\.|Prof\.|[^\W\d_][\w’'\-]*(?<![\-’'])")
+_WORD_SPLIT = re.compile(f"({_WORD.pattern})")
 _TITLES = frozenset({"herr", "herrn", "frau", "dr.", "prof.", "dr", "prof"})
 # English titles only as written: "MS Windows" is no Ms.
 _ENGLISH_TITLES = frozenset({"Mr", "Mrs", "Ms", "Mr.", "Mrs.", "Ms."})
@@ -95,7 +97,12 @@ def role_of(word: str) -> str | None:
     return None
 
 
+_LONGEST_TITLE = max(len(t) for t in (*_TITLES, *_ENGLISH_TITLES))
+
+
 def _title(word: str) -> bool:
+    if len(word) > _LONGEST_TITLE:  # most words: no lower-casing needed
+        return False
     return word.lower() in _TITLES or word in _ENGLISH_TITLES
 
 
@@ -116,12 +123,17 @@ def _name_word(word: str) -> bool:
 
 def find(text: str) -> list[Person]:
     """Return the person mentions in `text`, in order."""
-    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    words = _word_spans(text)
     found: list[Person] = []
     # Public figures are named by their surname alone; names found in the text add to it.
     surnames: dict[str, str] = dict(known_people())
-    i = 0
-    while i < len(words):
+    # Only a capitalised word (a role noun, a given name) or a title opens a mention: the
+    # loop below visits those alone (all listed names and roles are capitalised).
+    openers = [i for i, (_s, _e, w) in enumerate(words) if w[0].isupper() or _title(w)]
+    resume = 0  # words before this belong to a mention found already
+    for i in openers:
+        if i < resume:
+            continue
         start, _end, word = words[i]
         role = role_of(word) if word[0].isupper() else None
         j = i
@@ -131,7 +143,6 @@ def find(text: str) -> list[Person]:
             j += 1
         introduced = role is not None or j > i
         if not introduced and word not in first_names():
-            i += 1
             continue
         k = j
         while (
@@ -146,7 +157,6 @@ def find(text: str) -> list[Person]:
         # A given name alone is too weak ("Kim" may be anyone); a role or title is enough.
         enough = k > j and (introduced or k - j >= 2)
         if not enough:
-            i += 1
             continue
         name_start, name_end = words[j][0], words[k - 1][1]
         name = text[name_start:name_end]
@@ -156,8 +166,15 @@ def find(text: str) -> list[Person]:
         if k - j >= 2:
             surnames[words[j][2]] = name  # "Kim Jong Un" is also "Kim", "Xi Jinping" "Xi"
         found.append(Person(name, start, name_end, name_start, name_end, role))
-        i = k
+        resume = k
     return _with_surnames(text, words, found, surnames)
+
+
+def _word_spans(text: str) -> list[tuple[int, int, str]]:
+    """Return (start, end, word) of every word; offsets summed from one split (no Match calls)."""
+    pieces = _WORD_SPLIT.split(text)  # gap, word, gap, word, ..., gap
+    bounds = list(accumulate(map(len, pieces), initial=0))
+    return list(zip(bounds[1::2], bounds[2::2], pieces[1::2], strict=False))
 
 
 def _adjacent(text: str, words: list[tuple[int, int, str]], k: int, first: int) -> bool:
@@ -175,6 +192,8 @@ def _with_surnames(
     covered = [(p.start, p.end) for p in found]
     more = []
     for start, end, word in words:
+        if not word[0].isupper():  # every surname is capitalised
+            continue
         key = word if word in surnames else word[:-1] if word.endswith("s") else None
         if key is None or key not in surnames or key in _given_only():
             continue

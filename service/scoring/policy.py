@@ -44,6 +44,10 @@ _LINK = re.compile(
     re.I,
 )
 _MARKS = re.compile(r"[!?]*(?:!{3,}|\?{3,}|(?:[!?]){4,})[!?]*|(?:\?!|!\?){2,}")
+# Every link holds "://", "www." or a dot before a top-level domain, and every run of marks
+# two marks in a row: texts without them skip the costlier searches (most comments).
+_LINK_HINT = re.compile(r"://|www\.|\.(?:de|com|org|net|at|ch|eu|info)", re.I)
+_MARKS_HINT = re.compile(r"[!?]{2}")
 _SHOUTED_WORD = re.compile(r"\b[A-ZÄÖÜ]{4,}\b")
 _WORD = re.compile(r"[^\W\d_][\w'-]*")
 _NAME_WORD = re.compile(
@@ -200,7 +204,7 @@ class PolicyPhase:
             )
 
     def _links(self, doc: Doc, out: Builder, findings: Findings) -> None:
-        links = list(_LINK.finditer(doc.text))
+        links = list(_LINK.finditer(doc.text)) if _LINK_HINT.search(doc.text) else []
         allowed = doc.config.policy.max_links
         if len(links) <= allowed:
             return
@@ -216,10 +220,10 @@ class PolicyPhase:
             )
 
     def _shouting(self, text: str, caps_limit: float, out: Builder, findings: Findings) -> None:
-        letters = [ch for ch in text if ch.isalpha()]
+        letters = "".join(filter(str.isalpha, text))
         # Capitals are judged on the share of letters, so acronyms in a long text do not count.
         if len(letters) >= MIN_LETTERS_FOR_CAPS:
-            share = sum(ch.isupper() for ch in letters) / len(letters)
+            share = sum(map(str.isupper, letters)) / len(letters)
             if share > caps_limit:
                 findings.add(CAPS_SEVERITY)
                 out.span(
@@ -240,7 +244,7 @@ class PolicyPhase:
                             "Wort in Großbuchstaben / word in capitals",
                             rule="caps_word",
                         )
-        marks = list(_MARKS.finditer(text))
+        marks = list(_MARKS.finditer(text)) if _MARKS_HINT.search(text) else []
         if marks:
             findings.add(min(0.9, MARKS_SEVERITY_EACH * len(marks)))
             for m in marks:
