@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -45,7 +45,7 @@ def tokens(tolerant_text: str) -> list[str]:
 def features(words: Sequence[str]) -> set[str]:
     """Return the distinct word 1-grams and 2-grams (joined by a space) of a word sequence."""
     found = set(words)
-    found.update(f"{a} {b}" for a, b in pairwise(words))
+    found.update(map(" ".join, pairwise(words)))
     return found
 
 
@@ -143,10 +143,10 @@ class WordingModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
 
     # ------------------------------------------------------------------ scoring
 
-    def logit(self, feats: set[str]) -> float:
+    def logit(self, feats: Iterable[str]) -> float:
         """Return the uncalibrated logit of a set of features (unknown ones are ignored)."""
-        weights = self.weights_
-        known = [weights[f] for f in feats if f in weights]
+        # No stored weight is 0 (see fit), so `filter(None, ...)` drops exactly the unknown.
+        known = list(filter(None, map(self.weights_.get, feats)))
         if not known:
             return self.intercept_
         return self.intercept_ + sum(known) / math.sqrt(len(known))
@@ -160,12 +160,16 @@ class WordingModel(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         n = len(words)
         if n <= WINDOW_TOKENS:
             return Window(self.calibrated(self.logit(features(words))), 0, n)
+        # The bigrams are built once; each window is a set of slices of both lists.
+        pairs = list(map(" ".join, pairwise(words)))
         best = -math.inf
         span = (0, WINDOW_TOKENS)
         start = 0
         while True:
             end = min(n, start + WINDOW_TOKENS)
-            z = self.logit(features(words[start:end]))
+            feats = set(words[start:end])
+            feats.update(pairs[start : end - 1])
+            z = self.logit(feats)
             if z > best:
                 best, span = z, (start, end)
             if end == n:
