@@ -44,6 +44,8 @@ def counted(vectorizer: TfidfVectorizer, text: str) -> dict[int, int]:
         ("char_wb", (4, 5), False),  # a short word counts once as a whole: scikit-learn's path
         ("char", (2, 4), False),
         ("word", (1, 2), False),
+        ("word", (1, 1), False),
+        ("word", (2, 2), False),  # no unigrams: scikit-learn's path
     ],
 )
 @pytest.mark.parametrize("lowercase", [True, False])
@@ -54,6 +56,7 @@ def test_counts_equal_scikit_learn(
     vectorizer.fit(TRAIN)
     counter = GramCounter(vectorizer)
     assert counter.coded is coded
+    assert counter.words_coded is (analyzer == "word" and ngram_range[0] == 1)
     for text in TEXTS:
         index, counts = counter.counts(text)
         assert dict(zip(index.tolist(), counts.tolist(), strict=True)) == counted(vectorizer, text)
