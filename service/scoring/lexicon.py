@@ -407,8 +407,8 @@ class Lexicon:
         if allowed:
             hits = [h for h in hits if not _inside_any(h, allowed)]
         hits += _phrase_hits(views.tolerant, self.phrases, self.anchors)
-        # Every link form holds "/" or "www.": most texts need no search.
-        has_link = "/" in text or "www." in text
+        # Every link holds "://", "www." or ".<domain>/": most texts need no search.
+        has_link = _LINK_HINT.search(text) is not None
         links = [(m.start(), m.end()) for m in _LINK.finditer(text)] if has_link else []
         if links:  # words inside a link are an address, not the author's wording
             hits = [h for h in hits if not any(a < h.end and h.start < b for a, b in links)]
@@ -419,6 +419,7 @@ class Lexicon:
 
 # Host names have few, bounded labels: unbounded ones make the search quadratic.
 _LINK = re.compile(r"https?://\S+|www\.\S+|\b(?:[\w-]{1,63}\.){1,6}(?:de|at|ch|com|org|net|eu)/\S*")
+_LINK_HINT = re.compile(r"https?://|www\.|\.(?:de|at|ch|com|org|net|eu)/")
 
 
 def _is_word(char: str) -> bool:
@@ -501,28 +502,38 @@ def _phrase_hits(
     text = view.text
     if not rules:
         return []
-    segments: list[tuple[int, int]] = []
-    where: dict[str, set[int]] = {}
+    # anchor -> index of its last letter, for every occurrence
+    found: dict[str, list[int]] | None = None
     if anchors is not None:
-        ends = [m.start() for m in _SEGMENT_END.finditer(text)]
+        found = {}
         for last, anchor in anchors.iter(text):
-            where.setdefault(anchor, set()).add(bisect_right(ends, last))
-        starts = [0, *(e + 1 for e in ends)]
-        segments = list(zip(starts, [*ends, len(text)], strict=True))
+            found.setdefault(anchor, []).append(last)
+    ends: list[int] | None = None
+    starts: list[int] = []
+    stops: list[int] = []
     hits = []
     for rule in rules:
-        if anchors is None:
+        if found is None:
             if not all(any(a in text for a in group) for group in rule.anchors):
                 continue
             ranges = [(0, len(text))]
         else:
-            found = [set().union(*(where.get(a, ()) for a in group)) for group in rule.anchors]
-            if not all(found):
+            if not all(not found.keys().isdisjoint(group) for group in rule.anchors):
                 continue
             if rule.pattern.startswith("re:"):
                 ranges = [(0, len(text))]
             else:
-                ranges = [segments[i] for i in sorted(set.intersection(*found))]
+                if ends is None:
+                    ends = [m.start() for m in _SEGMENT_END.finditer(text)]
+                    starts = [0, *(e + 1 for e in ends)]
+                    stops = [*ends, len(text)]
+                common = set.intersection(
+                    *(
+                        {bisect_right(ends, last) for a in group for last in found.get(a, ())}
+                        for group in rule.anchors
+                    )
+                )
+                ranges = [(starts[i], stops[i]) for i in sorted(common)]
         for low_pos, high_pos in ranges:
             for match in rule.compiled.finditer(text, low_pos, high_pos):
                 hit = _phrase_hit(view, rule, *match.span())
