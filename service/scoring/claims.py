@@ -670,17 +670,23 @@ _SOURCED = ("attributed", "vague")
 ATTRIBUTED_CLAIM = 0.75
 
 
+#: The cue kinds that decide each claim type (shown as spans).
+_DECIDING: dict[ClaimType, tuple[str, ...]] = {
+    "attributed": ("attribution", "reported"),
+    "vague": ("vague", "reported"),
+    "unsourced": ("evidence",),
+    "none": ("opinion", "hedge", "question"),
+}
+
+
 def _cue_spans(found: cues.SentenceCues, claim: ClaimType) -> tuple[Span, ...]:
     """Return the cue words that decided the claim type, as spans for the moderator."""
-    wanted: dict[ClaimType, tuple[str, ...]] = {
-        "attributed": ("attribution", "reported"),
-        "vague": ("vague", "reported"),
-        "unsourced": ("evidence",),
-        "none": ("opinion", "hedge", "question"),
-    }
+    if not found.cues:
+        return ()
+    wanted = _DECIDING[claim]
     spans = []
     for cue in found.cues:
-        if cue.kind not in wanted[claim]:
+        if cue.kind not in wanted:
             continue
         signal = "unsourced_claims" if claim in ("unsourced", "vague") else "factual_claims"
         reason = f"{_REASONS[cue.kind]}: {cue.label}"
