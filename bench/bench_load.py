@@ -35,7 +35,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack import Stack, base_env, temp_dir, wait
+from stack import Stack, base_env, session_cpu_s, temp_dir, wait
 
 from service.signing import signed_headers
 from tests.support import RedisServer, postgres_database
@@ -173,13 +173,21 @@ def _health_ratio(stack: Stack, engine: sa.Engine, step_s: float) -> list[str]:
     return [line]
 
 
-def _end_to_end(stack: Stack, engine: sa.Engine, rate: float, seconds: float) -> list[str]:
+def _end_to_end(
+    stack: Stack,
+    engine: sa.Engine,
+    rate: float,
+    seconds: float,
+    workers: int = 2,
+    concurrency: int = 1,
+    pool: str = "prefork",
+) -> list[str]:
     # The ingest steps left thousands of queued submissions and no worker: start empty.
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM submissions"))
     redis.Redis.from_url(stack.env["MODASSIST_REDIS_URL"]).flushall()
-    stack.worker("worker-a", concurrency=1)
-    stack.worker("worker-b", concurrency=1)
+    for k in range(workers):
+        stack.worker(f"worker-{k}", concurrency=concurrency, pool=pool)
     session = requests.Session()
     warm = stack.post(
         session,
@@ -196,8 +204,10 @@ def _end_to_end(stack: Stack, engine: sa.Engine, rate: float, seconds: float) ->
             )
 
     wait(warm_scored, 120, "the workers to load their models")
-    time.sleep(3)  # both worker processes warm (each loads the models once)
+    time.sleep(3 * workers * concurrency)  # every pool process warm (each loads the models)
     total = int(rate * seconds)
+    procs = {p.name: p.popen.pid for p in stack.procs}
+    cpu_before = {name: session_cpu_s(sid) for name, sid in procs.items()}
     started = time.monotonic()
     errors: list[int] = []
     lock = threading.Lock()
@@ -236,18 +246,26 @@ def _end_to_end(stack: Stack, engine: sa.Engine, rate: float, seconds: float) ->
 
     with contextlib.suppress(TimeoutError):  # report what was scored within the bound
         wait(all_scored, 60, "the end-to-end submissions to be scored")
+    cpu = {name: session_cpu_s(sid) - cpu_before[name] for name, sid in procs.items()}
+    web = cpu.pop("web", 0.0)
     with engine.connect() as conn:
         took = sorted(float(v) for (v,) in conn.execute(query).all())
     if not took:
         return ["end to end: nothing scored"]
     p95 = took[min(len(took) - 1, int(len(took) * 0.95))]
     line = (
+        f"workers: {workers} x {pool} concurrency {concurrency}; "
         f"end to end at {total / sent_s:.0f}/s for {sent_s:.0f} s: {len(took)}/{total} scored, "
         f"p50 {statistics.median(took):.2f} s, p95 {p95:.2f} s, max {took[-1]:.2f} s, "
         f"{len(errors)} non-202 answers"
     )
-    print(line, flush=True)
-    return [line]
+    cpu_line = (
+        f"CPU ms per submission (sending and catching up): web {1000 * web / total:.1f}, "
+        f"workers {1000 * sum(cpu.values()) / max(1, len(took)):.1f} "
+        "(PostgreSQL and Redis not counted)"
+    )
+    print(line, cpu_line, sep="\n", flush=True)
+    return [line, cpu_line]
 
 
 def main() -> None:
@@ -256,6 +274,10 @@ def main() -> None:
     parser.add_argument("--e2e-s", type=float, default=20.0)
     parser.add_argument("--e2e-rate", type=float, default=100.0)
     parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--e2e-workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--e2e-concurrency", type=int, default=1, help="pool size of each")
+    parser.add_argument("--e2e-pool", default="prefork", choices=("prefork", "solo", "threads"))
+    parser.add_argument("--out", default="", help="results file name (default by mode)")
     parser.add_argument(
         "--e2e-only", action="store_true", help="only the end-to-end phase (load-e2e-RATE.txt)"
     )
@@ -285,14 +307,22 @@ def main() -> None:
                     out += _ingest(stack, engine, args.step_s)
                     out += _health_ratio(stack, engine, args.step_s)
                 if not args.ingest_only:
-                    out += _end_to_end(stack, engine, args.e2e_rate, args.e2e_s)
+                    out += _end_to_end(
+                        stack,
+                        engine,
+                        args.e2e_rate,
+                        args.e2e_s,
+                        args.e2e_workers,
+                        args.e2e_concurrency,
+                        args.e2e_pool,
+                    )
                 out.append(f"load average at end {os.getloadavg()[0]:.1f}")
                 engine.dispose()
             finally:
                 stack.stop_all()
     finally:
         broker.stop()
-    name = (
+    name = args.out or (
         f"load-e2e-{args.e2e_rate:g}.txt"
         if args.e2e_only
         else "load-ingest.txt"

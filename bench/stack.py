@@ -194,7 +194,7 @@ class Stack:
         wait(lambda: _answers(f"{self.web_url}/healthz"), 60, "gunicorn", proc)
         return proc
 
-    def worker(self, name: str, concurrency: int = 1) -> Proc:
+    def worker(self, name: str, concurrency: int = 1, pool: str = "prefork") -> Proc:
         return self.spawn(
             name,
             [
@@ -206,6 +206,8 @@ class Stack:
                 "scoring,delivery",
                 "--concurrency",
                 str(concurrency),
+                "--pool",
+                pool,
                 "--hostname",
                 f"{name}-{os.getpid()}@%h",
                 "--without-gossip",
@@ -243,6 +245,24 @@ class Stack:
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
+
+
+def session_cpu_s(sid: int) -> float:
+    """CPU seconds (user + system) of the live processes in session `sid` (a Proc's pid)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        # fields[3] is the session id; utime and stime are fields 14 and 15 of stat.
+        if int(fields[3]) == sid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def _answers(url: str) -> bool:

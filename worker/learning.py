@@ -3,14 +3,17 @@
 A separate step after scoring: the site's active model (or the general model shipped as
 artifact `likely_rejected_de`) scores the text and the signal is added to the stored
 result, with the site's threshold (else the general model's). Models are loaded once per
-process and cached by site and version.
+process and cached by site and version. The worker looks the model up in the transaction
+that claims the submission and adds the signal before storing the result (`Learned`,
+`with_signal`), so the result is written once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +25,7 @@ from service.scoring import artifacts, priority
 from service.scoring.likely_rejected import SIGNAL, DecisionModel
 from service.scoring.types import SignalScore
 from service.storage import site_models
-from service.storage.models import Result, Site, Submission
+from service.storage.models import Result, Site, SiteModel, Submission
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +47,85 @@ def general_model(models_dir: Path | None) -> tuple[DecisionModel | None, float]
 def site_model(
     session: Session, site_id: str, general: DecisionModel | None
 ) -> tuple[DecisionModel | None, int | None]:
-    row = site_models.active(session, site_id)
-    if row is None:
+    """Return the site's active model (else `general`) and its version (None: general).
+
+    Only the active version number is read per call; the model's bytes are read and
+    unpickled once per process and version.
+    """
+    version = session.scalars(
+        select(SiteModel.version).where(SiteModel.site_id == site_id, SiteModel.active.is_(True))
+    ).one_or_none()
+    if version is None:
         return general, None
-    key = (site_id, row.version)
+    key = (site_id, version)
     with _lock:
         model = _cache.get(key)
-        if model is None:
-            model = site_models.load(row, general)
+    if model is None:
+        row = site_models.active(session, site_id)
+        if row is None:  # replaced meanwhile: the general model serves this time
+            return general, None
+        model = site_models.load(row, general)
+        key = (site_id, row.version)
+        with _lock:
             _cache[key] = model
-    return model, row.version
+            # Older versions of this site are never used again.
+            for old in [k for k in _cache if k[0] == site_id and k != key]:
+                del _cache[old]
+    return model, key[1]
+
+
+@dataclass(frozen=True)
+class Learned:
+    """The model that scores likely_rejected for one site, looked up before scoring."""
+
+    model: DecisionModel | None
+    version: int | None  # None: the general model
+    general_threshold: float
+
+    @classmethod
+    def for_site(cls, session: Session, site_id: str, models_dir: Path | None) -> Learned:
+        general, general_threshold = general_model(models_dir)
+        model, version = site_model(session, site_id, general)
+        return cls(model, version, general_threshold)
+
+    def signal(self, text: str, site_settings: Mapping[str, Any] | None) -> SignalScore | None:
+        """Score a text; None when no model is available."""
+        if self.model is None:
+            return None
+        score = float(self.model.predict_proba([text])[0, 1])
+        thresholds = (site_settings or {}).get("thresholds") or {}
+        threshold = float(thresholds.get(SIGNAL, self.general_threshold))
+        version = f"site-{self.version}" if self.version is not None else GENERAL
+        return SignalScore(score, score >= threshold, threshold, version)
+
+
+def with_signal(data: Mapping[str, Any], signal: SignalScore) -> tuple[dict[str, Any], float]:
+    """Return a result's data with the learned signal added, and the new priority.
+
+    The queue sorts by priority: it must count the learned signal like any other.
+    """
+    out: dict[str, Any] = dict(data)
+    signals = dict(out.get("signals") or {})
+    signals[SIGNAL] = signal.to_dict()
+    out["signals"] = signals
+    new_priority = priority.combine(
+        {
+            name: SignalScore(float(sig["score"]), bool(sig["flagged"]), float(sig["threshold"]))
+            for name, sig in signals.items()
+        }
+    )
+    out["priority"] = round(new_priority, 4)
+    return out, new_priority
 
 
 def add_likely_rejected(
     sessions: sessionmaker[Session], submission_id: str, models_dir: Path | None
 ) -> float | None:
-    """Score the submission with the site's model and add the signal to its result."""
-    general, general_threshold = general_model(models_dir)
+    """Score a stored submission with the site's model and add the signal to its result.
+
+    The worker computes the signal before storing the result (`Learned`, `with_signal`);
+    this is the same as a separate step on a stored result.
+    """
     with sessions() as session, session.begin():
         row = session.get(Submission, submission_id)
         if row is None:
@@ -68,35 +133,16 @@ def add_likely_rejected(
         result = session.scalar(select(Result).where(Result.submission_id == submission_id))
         if result is None:
             return None
-        model, version = site_model(session, row.site_id, general)
-        if model is None:
-            return None
-        score = float(model.predict_proba([row.text])[0, 1])
-        thresholds = (row.site.settings or {}).get("thresholds") or {}
-        threshold = float(thresholds.get(SIGNAL, general_threshold))
-        data: dict[str, Any] = dict(result.data)
-        signals = dict(data.get("signals") or {})
-        signals[SIGNAL] = {
-            "score": round(score, 4),
-            "flagged": score >= threshold,
-            "threshold": threshold,
-            "version": f"site-{version}" if version is not None else GENERAL,
-        }
-        data["signals"] = signals
-        # The queue sorts by priority: it must count the learned signal like any other.
-        new_priority = priority.combine(
-            {
-                name: SignalScore(
-                    float(sig["score"]), bool(sig["flagged"]), float(sig["threshold"])
-                )
-                for name, sig in signals.items()
-            }
+        signal = Learned.for_site(session, row.site_id, models_dir).signal(
+            row.text, row.site.settings
         )
-        data["priority"] = round(new_priority, 4)
+        if signal is None:
+            return None
+        data, new_priority = with_signal(result.data, signal)
         result.priority = new_priority
         row.priority = new_priority
         result.data = data  # a new dict: the JSON column is seen as changed
-    return score
+    return signal.score
 
 
 def retrain_all(

@@ -4,13 +4,17 @@ An auto-approve (or, when the admin allowed it, auto-reject) rule decides the it
 `decisions.record_decision` with actor "rule:<name>", so it is audited, snapshotted and
 called back like a moderator's decision; a low-priority rule lowers the item's priority.
 A failure here never undoes the score: the item simply stays open for a human.
+
+The worker evaluates the rules in memory before storing the result (`outcome_for`): a
+low-priority cap is stored with it, and only a decision takes `apply_rules` afterwards.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,9 +22,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.dispatch import Dispatcher
 from service.storage import decisions
 from service.storage.models import SCORED, Submission
-from service.storage.site_rules import RuleError, evaluate, rules_of
+from service.storage.site_rules import Outcome, RuleError, evaluate, rules_of
 
 log = logging.getLogger(__name__)
+
+
+def outcome_for(
+    site_id: str, settings: Mapping[str, Any] | None, signals: Mapping[str, Any]
+) -> Outcome | None:
+    """Evaluate a site's rules on a result's signals in memory; None when it has none.
+
+    The worker calls this before storing a result: a priority cap is stored with the
+    result, and only a decision needs `apply_rules` (a transaction of its own) afterwards.
+    """
+    try:
+        rules, allow_reject = rules_of(settings)
+    except RuleError:
+        log.warning("rules: site %s has unusable rules, none applied", site_id)
+        return None
+    if not rules:
+        return None
+    return evaluate(rules, signals, allow_auto_reject=allow_reject)
 
 
 def apply_rules(

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 import redis
-from sqlalchemy import CursorResult, Engine, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import CursorResult, Engine, event, insert, or_, select, update
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from service.dispatch import (
     DELIVER_CALLBACK,
@@ -33,7 +33,7 @@ from service.dispatch import (
     Sender,
 )
 from service.scoring.pipeline import Scorer
-from service.scoring.types import Reference
+from service.scoring.types import Reference, SiteConfig
 from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
 from service.storage import copies, retention
@@ -87,6 +87,9 @@ class Runtime:
     engine: Engine | None = None
     now: Callable[[], datetime] = utcnow
     post: Post = cms_client.post_callback
+    #: Sessions for the scoring task's own writes (see `scoring_session_factory`); None:
+    #: `sessions`.
+    scoring_sessions: sessionmaker[Session] | None = None
     _scorer: Scorer | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -94,7 +97,16 @@ class Runtime:
     def build(cls, settings: Settings, send: Sender) -> Runtime:
         settings = settings.with_secret_key()
         engine = make_engine(settings)
-        return cls(settings, make_session_factory(engine), Dispatcher(send), engine=engine)
+        return cls(
+            settings,
+            make_session_factory(engine),
+            Dispatcher(send),
+            engine=engine,
+            scoring_sessions=scoring_session_factory(settings),
+        )
+
+    def scoring_session(self) -> Session:
+        return (self.scoring_sessions or self.sessions)()
 
     def scorer(self) -> Scorer:
         """Return the process's scorer, loading the models on first use."""
@@ -104,6 +116,31 @@ class Runtime:
                 self._scorer = Scorer(self.settings.models_dir)
                 log.info("scorer loaded in %.0f ms", (time.perf_counter() - started) * 1000)
             return self._scorer
+
+
+def scoring_session_factory(settings: Settings) -> sessionmaker[Session] | None:
+    """Sessions whose commits do not wait for the disk (PostgreSQL), for scoring only.
+
+    A scoring task writes only what is recomputed when lost: its claim, its result, its
+    campaign link. If the database crashes within the moment (a few hundred ms) before
+    such a commit reaches the disk, the submission is back to `queued` and the sweep
+    scores it again; a crash never leaves half a transaction. Everything else (the
+    webhook's INSERT, decisions, callbacks) keeps synchronous commits. This saves the
+    WAL flush (several ms on a busy disk) on both commits of every scoring task, and
+    the row locks of the store transaction are held that much shorter.
+    None on SQLite (one writer at a time; its commits stay as they are).
+    """
+    if not settings.database_url.startswith("postgresql"):
+        return None
+    engine = make_engine(settings)
+
+    @event.listens_for(engine, "connect")
+    def _asynchronous_commit(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET synchronous_commit TO OFF")
+        dbapi_conn.commit()
+
+    return make_session_factory(engine)
 
 
 @dataclass(frozen=True)
@@ -116,10 +153,17 @@ class ScoreOutcome:
 
 
 def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
-    """Score one queued submission and store its result; skip it when it is not queued."""
+    """Score one queued submission and store its result; skip it when it is not queued.
+
+    Three database transactions in the common case: read and claim (everything scoring
+    needs is read before the claim commits: row, author, site, candidate texts, the
+    learned model's version), store (score, likely_rejected, rules' priority cap, copy
+    index and campaign, in one), and only when a rule decides, the decision.
+    """
     limit = rt.settings.score_max_retries + 1  # the first try plus the retries
-    with rt.sessions() as session:
-        row = session.get(Submission, submission_id)
+    client = _copy_client(rt)
+    with rt.scoring_session() as session:
+        row = session.get(Submission, submission_id, options=_SCORING_LOAD)
         if row is None:
             log.warning("score: submission %s does not exist", submission_id)
             return ScoreOutcome("missing")
@@ -138,26 +182,31 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             error = f"WorkerLost: scoring did not finish in {seen} attempts"
             _finish_failed(session, submission_id, seen, error)
             return ScoreOutcome("failed")
+        prepared: _Prepared | Exception
+        try:
+            prepared = _prepare(rt, session, client, row)
+        except Exception as exc:  # a broken site setting fails this attempt like the scorer
+            session.rollback()
+            prepared = exc
         lease = timedelta(seconds=rt.settings.score_lease_s)
         if not _claim_submission(session, submission_id, seen, now, lease):
             log.info("score: submission %s claimed by another worker", submission_id)
             return ScoreOutcome("skipped")
         attempt = seen + 1
-        scoring_input = _scoring_input(row)
-        config = site_config(row.site)
-        references = _references(rt, session, row)
         text = row.text
 
     started = time.perf_counter()
     try:
-        result = rt.scorer().score(scoring_input, config, references)
+        if isinstance(prepared, Exception):
+            raise prepared
+        result = rt.scorer().score(prepared.scoring_input, prepared.config, prepared.references)
     except Exception as exc:
         # Any error of the scorer or its models; the text never goes into the message.
         if attempt >= limit:
-            with rt.sessions() as session:
+            with rt.scoring_session() as session:
                 _finish_failed(session, submission_id, attempt, _error_text(exc, text))
             return ScoreOutcome("failed")
-        with rt.sessions() as session:
+        with rt.scoring_session() as session:
             _release(session, submission_id, attempt)
         delay = min(SCORE_RETRY_BACKOFF_FIRST_S * 2 ** (attempt - 1), SCORE_RETRY_BACKOFF_MAX_S)
         log.warning(
@@ -170,7 +219,33 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
         return ScoreOutcome("retry", retry_in_s=delay)
     duration_ms = (time.perf_counter() - started) * 1000
 
-    with rt.sessions() as session, session.begin():
+    data = result.to_dict()
+    result_priority = result.priority
+    # The learned signal likely_rejected (the site's own model, else the general one),
+    # then the site's rules (auto-approve, low priority): steps after scoring whose
+    # failure never costs the score.
+    try:
+        signal = prepared.learned.signal(text, prepared.site_settings) if prepared.learned else None
+        if signal is not None:
+            data, result_priority = learning.with_signal(data, signal)
+    except Exception:
+        log.exception("likely_rejected: submission %s keeps its result without it", submission_id)
+    row_priority = result_priority
+    decides = False
+    try:
+        ruled = site_rules.outcome_for(prepared.site_id, prepared.site_settings, data["signals"])
+        cap = None if ruled is None else ruled.priority_cap
+        if ruled is not None and ruled.decision is not None:
+            decides = True
+        elif cap is not None and row_priority > cap:
+            row_priority = cap
+            log.info("rules: submission %s set to low priority", submission_id)
+    except Exception:
+        log.exception("rules: submission %s left open for a human", submission_id)
+
+    # Into the copy index first: no network call while the store transaction holds locks.
+    copies.index_scored(client, prepared.row)
+    with rt.scoring_session() as session, session.begin():
         stored = _rowcount(
             session.execute(
                 update(Submission)
@@ -181,7 +256,7 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
                 )
                 .values(
                     status=SCORED,
-                    priority=result.priority,
+                    priority=row_priority,
                     language=result.language,
                     scored_at=rt.now(),
                     error=None,
@@ -194,41 +269,80 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             # A later claim owns the row (this run outlived its lease); its result counts.
             log.info("score: submission %s was re-claimed, result dropped", submission_id)
             return ScoreOutcome("skipped")
-        data = result.to_dict()
-        existing = session.scalar(select(Result).where(Result.submission_id == submission_id))
-        if existing is None:
-            session.add(
-                Result(
-                    submission_id=submission_id,
-                    model_version=result.model_version,
-                    priority=result.priority,
-                    data=data,
-                )
+        values = {
+            "model_version": result.model_version,
+            "priority": result_priority,
+            "data": data,
+        }
+        if prepared.had_result:  # re-scoring: the new result replaces the old one
+            session.execute(
+                update(Result)
+                .where(Result.submission_id == submission_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
             )
         else:
-            existing.model_version = result.model_version
-            existing.priority = result.priority
-            existing.data = data
-        # Copy detection: index the submission and join it to a campaign, same transaction.
-        copies.record_scored(session, _copy_client(rt), submission_id, data)
+            session.execute(insert(Result).values(submission_id=submission_id, **values))
+        # Copy detection: join near-identical earlier submissions into a campaign, in the
+        # same transaction. Last before the commit: it rewrites the matched submissions'
+        # results (this one's too), and their row locks are held only until the commit.
+        copies.assign_campaign(session, prepared.row, data.get("spans", ()), data)
     log.info(
         "score: submission %s scored in %.0f ms, priority %.3f, flagged %s",
         submission_id,
         duration_ms,
-        result.priority,
-        ",".join(name for name, s in result.signals.items() if s.flagged) or "-",
+        row_priority,
+        ",".join(name for name, s in data["signals"].items() if s.get("flagged")) or "-",
     )
-    # Separate steps after scoring: the learned signal likely_rejected (the site's own
-    # model, else the general one), then the site's rules (auto-approve, low priority).
-    try:
-        learning.add_likely_rejected(rt.sessions, submission_id, rt.settings.models_dir)
-    except Exception:
-        log.exception("likely_rejected: submission %s keeps its result without it", submission_id)
-    try:
-        site_rules.apply_rules(rt.sessions, rt.dispatcher, submission_id, rt.now)
-    except Exception:
-        log.exception("rules: submission %s left open for a human", submission_id)
+    if decides:
+        try:
+            site_rules.apply_rules(rt.sessions, rt.dispatcher, submission_id, rt.now)
+        except Exception:
+            log.exception("rules: submission %s left open for a human", submission_id)
     return ScoreOutcome("scored")
+
+
+#: The submission with what scoring reads of it, in one SELECT (no lazy loads later).
+_SCORING_LOAD = (
+    joinedload(Submission.site),
+    joinedload(Submission.author),
+    joinedload(Submission.result).load_only(Result.id),
+)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What scoring a submission needs, read before the claim commits."""
+
+    row: Submission  # detached after the session: id, text, author, site stay loaded
+    scoring_input: ScoringInput
+    config: SiteConfig
+    references: tuple[Reference, ...]
+    learned: learning.Learned | None
+    site_id: str
+    site_settings: dict[str, Any]
+    had_result: bool
+
+
+def _prepare(
+    rt: Runtime, session: Session, client: redis.Redis | None, row: Submission
+) -> _Prepared:
+    learned: learning.Learned | None = None
+    try:
+        learned = learning.Learned.for_site(session, row.site_id, rt.settings.models_dir)
+    except Exception:
+        log.exception("likely_rejected: no model for submission %s", row.id)
+        session.rollback()
+    return _Prepared(
+        row=row,
+        scoring_input=_scoring_input(row),
+        config=site_config(row.site),
+        references=copies.candidate_references(session, client, row),
+        learned=learned,
+        site_id=row.site_id,
+        site_settings=dict(row.site.settings or {}),
+        had_result=row.result is not None,
+    )
 
 
 def _claim_submission(
@@ -300,11 +414,6 @@ def _scoring_input(row: Submission) -> ScoringInput:
         author_location=None if erased or author is None else author.location,
         article_id=row.article_external_id,
     )
-
-
-def _references(rt: Runtime, session: Session, row: Submission) -> tuple[Reference, ...]:
-    """Return the known texts this submission is compared with (copy detection)."""
-    return copies.candidate_references(session, _copy_client(rt), row)
 
 
 def _copy_client(rt: Runtime) -> redis.Redis | None:

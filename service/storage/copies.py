@@ -17,14 +17,17 @@ rebuild; a warning with the submission id is logged.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import redis
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, func, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.scoring.copying import source_shares
 from service.scoring.types import Reference
@@ -53,6 +56,7 @@ CANDIDATES = 20
 REBUILD_BATCH = 200
 
 _clients: dict[str, redis.Redis] = {}
+_indexes: dict[tuple[int, str], CopyIndex] = {}
 _clients_lock = threading.Lock()
 
 
@@ -67,7 +71,17 @@ def client_for(url: str) -> redis.Redis:
 
 
 def index_for(client: redis.Redis, site: Site) -> CopyIndex:
-    return CopyIndex(client, corpus_name(site.id, site.corpus_group))
+    return _index(client, corpus_name(site.id, site.corpus_group))
+
+
+def _index(client: redis.Redis, corpus: str) -> CopyIndex:
+    # A CopyIndex registers its scripts when built: one per client and corpus is enough.
+    key = (id(client), corpus)
+    with _clients_lock:
+        index = _indexes.get(key)
+        if index is None or index.client is not client:
+            index = _indexes[key] = CopyIndex(client, corpus)
+        return index
 
 
 def candidate_references(
@@ -94,22 +108,26 @@ def candidate_references(
             )
     except redis.RedisError as exc:
         log.warning("copy index: lookup for submission %s failed (%s)", row.id, exc)
-    article_ids = [c.id for c in found if c.kind == "article"]
+    article_ids = [c.id for c in found if c.kind == "article" and ("article", c.id) not in refs]
     submission_ids = [c.id for c in found if c.kind == "submission"]
     if article_ids:
         for article in session.scalars(select(Article).where(Article.id.in_(article_ids))):
             refs.setdefault(("article", article.id), _article_ref(article))
     if submission_ids:
         # Erased authors' texts are never sources, even if their removal from Redis failed.
-        earlier = session.scalars(
-            select(Submission)
+        # Only the three columns a reference needs: no ORM objects for up to 20 rows.
+        earlier = session.execute(
+            select(Submission.id, Submission.text, Submission.author_id)
             .outerjoin(Author, Submission.author_id == Author.id)
             .where(Submission.id.in_(submission_ids), Author.erased_at.is_(None))
         )
-        for sub in earlier:
-            refs[("submission", sub.id)] = Reference(
-                id=sub.id, kind="submission", text=sub.text, author_id=sub.author_id
-            )
+        texts = {sid: (text, author_id) for sid, text, author_id in earlier}
+        for sid in submission_ids:  # the index's order: most shared first
+            if sid in texts:
+                text, author_id = texts[sid]
+                refs[("submission", sid)] = Reference(
+                    id=sid, kind="submission", text=text, author_id=author_id
+                )
     return tuple(refs.values())
 
 
@@ -124,29 +142,51 @@ def _article_ref(article: Article) -> Reference:
 
 
 def record_scored(
-    session: Session, client: redis.Redis | None, submission_id: str, data: Mapping[str, Any]
+    session: Session,
+    client: redis.Redis | None,
+    submission: Submission | str,
+    data: MutableMapping[str, Any],
 ) -> str | None:
     """Index a scored submission and put it into a campaign; return the campaign id.
 
-    Call inside the transaction that stores the result: the campaign id and the result's
-    `campaign` field are written with it.
+    Call inside the transaction that stores the result, before or after the result row is
+    added: the campaign id and the `campaign` field of the matched submissions' results
+    are written in it, and `data` (the submission's own result) gets its `campaign` field.
+    `submission` may be a row loaded by another (closed) session: only its id, text,
+    author and site are read.
     """
-    row = session.get(Submission, submission_id)
+    row = session.get(Submission, submission) if isinstance(submission, str) else submission
     if row is None:
-        raise ValueError(f"submission {submission_id} does not exist")
-    campaign = assign_campaign(session, row, data.get("spans", ()))
+        raise ValueError(f"submission {submission} does not exist")
+    campaign = assign_campaign(session, row, data.get("spans", ()), data)
+    index_scored(client, row)
+    return campaign
+
+
+def index_scored(client: redis.Redis | None, row: Submission) -> None:
+    """Add a scored submission's text to the copy index (not an erased author's).
+
+    A Redis failure is logged, not raised: the next rebuild indexes it.
+    """
     if client is not None and (row.author is None or row.author.erased_at is None):
         try:
             index_for(client, row.site).add("submission", row.id, row.text)
         except redis.RedisError as exc:
             log.warning("copy index: adding submission %s failed (%s)", row.id, exc)
-    return campaign
 
 
 def assign_campaign(
-    session: Session, row: Submission, spans: Iterable[Mapping[str, Any]]
+    session: Session,
+    row: Submission,
+    spans: Iterable[Mapping[str, Any]],
+    data: MutableMapping[str, Any] | None = None,
 ) -> str | None:
-    """Join near-identical earlier submissions of other authors into one campaign."""
+    """Join near-identical earlier submissions of other authors into one campaign.
+
+    The work is bounded by the matched submissions (at most CANDIDATES), not by the size
+    of the campaign: only rows whose campaign changes are updated, the size is counted by
+    the database, and only the matched submissions' results are rewritten.
+    """
     near = [
         sid
         for sid, (share, coverage) in source_shares(dict(s) for s in spans).items()
@@ -154,42 +194,91 @@ def assign_campaign(
     ]
     if not near:
         return None
+    # The submission's own campaign is read here, not from `row`: that may be older.
+    found = session.execute(
+        select(Submission.id, Submission.author_id, Submission.campaign_id).where(
+            Submission.id.in_([*near, row.id])
+        )
+    ).all()
+    own = next((c for sid, _a, c in found if sid == row.id), None)
     others = [
-        o
-        for o in session.scalars(select(Submission).where(Submission.id.in_(near)))
+        (sid, campaign_id)
+        for sid, author_id, campaign_id in found
+        if sid != row.id
         # The same author sending the same letter twice is a duplicate, not a campaign.
-        if o.author_id is None or row.author_id is None or o.author_id != row.author_id
+        and (author_id is None or row.author_id is None or author_id != row.author_id)
     ]
     if not others:
         return None
-    known = [o.campaign_id for o in others] + [row.campaign_id]
-    existing = sorted({c for c in known if c is not None})
+    known = {c for _sid, c in others if c is not None} | ({own} if own else set())
+    existing = sorted(known)
     campaign = str(existing[0]) if existing else new_id()
-    ids = [row.id, *(o.id for o in others)]
-    session.execute(
-        update(Submission)
-        .where(Submission.id.in_(ids) | Submission.campaign_id.in_(existing))
-        .values(campaign_id=campaign)
-        .execution_options(synchronize_session="fetch")
-    )
-    _show_in_results(session, campaign, ids)
+    ids = [row.id, *(sid for sid, _c in others)]
+    merged = [c for c in existing if c != campaign]
+    joining = [sid for sid, c in [(row.id, own), *others] if c != campaign]
+    if joining or merged:
+        # Members of a merged campaign move over; members already in it are not touched.
+        where: ColumnElement[bool] = Submission.id.in_(joining)
+        if merged:
+            where = where | Submission.campaign_id.in_(merged)
+        session.execute(
+            update(Submission)
+            .where(where)
+            .values(campaign_id=campaign)
+            .execution_options(synchronize_session=False)
+        )
+    set_committed_value(row, "campaign_id", campaign)  # what the database now holds
+    _show_in_results(session, campaign, ids, data)
     return campaign
 
 
-def _show_in_results(session: Session, campaign: str, ids: list[str]) -> None:
-    """Write the campaign (id, size, first members) into the results of `ids`.
+def _show_in_results(
+    session: Session, campaign: str, ids: list[str], data: MutableMapping[str, Any] | None
+) -> None:
+    """Write the campaign (id, size, first members) into the results of `ids` and `data`.
 
     Only the submissions that just joined or matched are rewritten, so a large campaign
     costs each new member a constant amount of work; `campaign_members` is the full list.
+    On PostgreSQL a matched result that another worker's transaction is rewriting at
+    this moment is skipped (SKIP LOCKED): it keeps that worker's figures, a member or two
+    behind, and the next member updates it. Otherwise every worker scoring letters of a
+    big campaign would queue up behind the same rows (the campaign's most similar
+    letters are matched again and again); the result of the new member itself is always
+    written.
     """
-    members = campaign_members(session, campaign_of=None, campaign_id=campaign)
+    first = session.execute(
+        select(Submission.id, func.count().over())
+        .where(Submission.campaign_id == campaign)
+        .order_by(Submission.received_at, Submission.id)
+        .limit(CAMPAIGN_MEMBERS_SHOWN)
+    ).all()
     info = {
         "id": campaign,
-        "size": len(members),
-        "members": [m.id for m in members[:CAMPAIGN_MEMBERS_SHOWN]],
+        "size": int(first[0][1]) if first else 0,
+        "members": [sid for sid, _n in first],
     }
-    for result in session.scalars(select(Result).where(Result.submission_id.in_(ids))):
-        result.data = {**result.data, "campaign": info}
+    if data is not None:
+        data["campaign"] = info
+    session.flush()  # a result added in this transaction is rewritten too
+    dialect = session.get_bind().dialect.name
+    rows: ColumnElement[bool] = Result.submission_id.in_(ids)
+    if dialect == "postgresql":
+        value: Any = Result.data.op("||")(literal({"campaign": info}, JSONB))
+        free = select(Result.id).where(rows).with_for_update(skip_locked=True)
+        rows = Result.id.in_(free)
+    elif dialect == "sqlite":
+        value = func.json_set(Result.data, "$.campaign", func.json(json.dumps(info)))
+    else:
+        for result in session.scalars(select(Result).where(rows)):
+            result.data = {**result.data, "campaign": info}
+        return
+    # In the database: no result is loaded, parsed and written back in Python.
+    session.execute(
+        update(Result).where(rows).values(data=value).execution_options(synchronize_session=False)
+    )
+    for loaded in session.identity_map.values():
+        if isinstance(loaded, Result) and loaded.submission_id in ids:
+            session.expire(loaded, ["data"])
 
 
 def campaign_members(

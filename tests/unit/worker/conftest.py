@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from service.dispatch import Dispatcher
 from service.scoring.pipeline import Scorer
@@ -19,7 +19,7 @@ from service.storage.db import make_session_factory
 from service.storage.models import Site
 from service.storage.sites import create_site
 from service.storage.submissions import AuthorIn, SubmissionIn, ingest
-from worker.tasks import Runtime
+from worker.tasks import Runtime, scoring_session_factory
 
 
 @dataclass
@@ -75,19 +75,31 @@ def clock() -> Clock:
 @pytest.fixture
 def make_runtime(
     engine: sa.Engine, sent: SentTasks, clock: Clock, settings: Settings
-) -> Callable[..., Runtime]:
-    """Build a Runtime on the test database; keyword arguments override settings fields."""
+) -> Iterator[Callable[..., Runtime]]:
+    """Build a Runtime on the test database; keyword arguments override settings fields.
+
+    As in a worker process, scoring writes go through `scoring_session_factory` (on
+    PostgreSQL: commits that do not wait for the disk).
+    """
+    factories: list[sessionmaker[Session]] = []
 
     def build(**overrides: Any) -> Runtime:
+        changed = replace(settings, **overrides)
+        scoring = scoring_session_factory(changed)
+        if scoring is not None:
+            factories.append(scoring)
         return SharedScorerRuntime(
-            settings=replace(settings, **overrides),
+            settings=changed,
             sessions=make_session_factory(engine),
             dispatcher=Dispatcher(sent),
             engine=engine,
             now=clock,
+            scoring_sessions=scoring,
         )
 
-    return build
+    yield build
+    for factory in factories:
+        factory.kw["bind"].dispose()
 
 
 @pytest.fixture

@@ -572,3 +572,18 @@ def test_sweep_publishes_to_the_real_broker(
     envelope = json.loads(messages[0])
     assert envelope["headers"]["task"] == SCORE_SUBMISSION
     assert json.loads(base64.b64decode(envelope["body"]))[0] == [submission_id]
+
+
+def test_scoring_commits_do_not_wait_for_the_disk_on_postgresql(
+    make_runtime: Callable[..., Runtime], add_submission: Callable[..., str], db_session: Session
+) -> None:
+    # Only the scoring task's own writes (recomputed when lost: the sweep re-scores a
+    # submission left queued); every other session keeps synchronous commits.
+    rt = make_runtime()
+    assert score_submission(rt, add_submission(TEXT)).outcome == "scored"
+    if db_session.get_bind().dialect.name != "postgresql":
+        assert rt.scoring_sessions is None  # SQLite's commits stay as they are
+        return
+    with rt.scoring_session() as scoring, rt.sessions() as other:
+        assert scoring.scalar(sa.text("SHOW synchronous_commit")) == "off"
+        assert other.scalar(sa.text("SHOW synchronous_commit")) == "on"
