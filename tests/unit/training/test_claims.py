@@ -106,3 +106,18 @@ def test_an_artifact_from_another_scikit_learn_is_refused(trained: Path, tmp_pat
 )
 def test_source_matching_ignores_articles(expected: str, found: str | None, ok: bool) -> None:
     assert source_matches(expected, found) is ok
+
+
+def test_the_sentence_and_document_models_share_their_n_grams(trained: Path) -> None:
+    # Same vocabularies: a text's n-grams are counted once for both models.
+    entry = claims._compiled(trained, "claims_de")
+    assert entry.twins is not None
+    assert sorted(t for t in entry.twins if t is not None) == list(range(len(entry.sentence.parts)))
+    text = "In Husum hat das Theater 2001 genau 500 Euro gekostet. Jena baut 2020 eine Brücke."
+    bounds = [(0, 54), (55, len(text))]
+    batched = claims._score_batched(text, bounds, entry)
+    assert batched is not None
+    alone_typed, alone_proba = claims._score_by_sentence(text, bounds, entry)
+    assert batched[1] == pytest.approx(alone_proba, abs=1e-12)
+    for a, b in zip(batched[0].sentences, alone_typed.sentences, strict=True):
+        assert a.score == pytest.approx(b.score, abs=1e-12)
