@@ -30,8 +30,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from service.scoring import normalize
 
 #: Texts with at most this many words are scored whole; longer ones per window.
-WINDOW_TOKENS = 60
-WINDOW_STRIDE = 30
+WINDOW_TOKENS = 80
+WINDOW_STRIDE = 40
 
 # Words of the tolerant view: letters and digits (digits between letters are letters there).
 _TOKEN = re.compile(r"[a-z0-9]+")

@@ -34,10 +34,10 @@ from service.scoring.inflammatory import MODEL_ALONE_CAP, blend, model_contribut
 from service.training import common
 
 NAME = "inflammatory_de"
-VERSION = "2026.11.1"
+VERSION = "2026.11.2"
 FOLDS = 5
 #: Regularisation strengths tried in cross-validation (the best by average precision wins).
-C_GRID = (2.0, 4.0, 8.0)
+C_GRID = (4.0, 8.0, 16.0)
 Progress = Callable[[str], None]
 
 _HANDLE = re.compile(r"@\w+")

@@ -11,6 +11,7 @@ import pytest
 
 from service.scoring import artifacts, inflammatory, wording
 from service.training import TRAINERS
+from service.training import inflammatory as inflammatory_training
 from service.training.inflammatory import NAME, clean, load, train_german
 
 RUDE = ["dumme Idioten", "dreckiges Pack", "elende Schmarotzer", "hirnlose Vollpfosten"]
@@ -122,8 +123,9 @@ def test_card_has_data_hashes_licences_and_cross_validated_figures(trained: Path
     assert licences["omp_one_million_posts"] == "CC BY-NC-SA 4.0"
     assert all(len(d["sha256"]) == 64 for d in card["training_data"])
     metrics = card["metrics"]
-    assert metrics["C"] in (2.0, 4.0, 8.0)
-    assert set(metrics["cv_average_precision_by_C"]) == {"2.0", "4.0", "8.0"}
+    grid = inflammatory_training.C_GRID
+    assert metrics["C"] in grid
+    assert set(metrics["cv_average_precision_by_C"]) == {str(c) for c in grid}
     for name in ("lexicon", "model", "blend", "blend_ungated"):
         assert set(metrics[name]) == {"all", "germeval2018", "germeval2019", "omp_discriminating"}
         assert 0.0 <= metrics[name]["all"]["official_f1"] <= 1.0
