@@ -26,6 +26,8 @@ Codes = NDArray[np.int64]
 #: Bits per character in an n-gram code: 5 characters of 12 bits fit in an int64.
 CHAR_BITS = 12
 MAX_CODED_CHARS = 5
+#: How many words' n-gram codes `word_codes` remembers.
+WORD_CACHE = 50_000
 #: scikit-learn's default token_pattern, which the word path reproduces.
 DEFAULT_TOKEN_PATTERN = r"(?u)\b\w\w+\b"  # noqa: S105 (not a password)
 
@@ -63,6 +65,7 @@ class GramCounter:
         )
         self.lowercase = bool(params["lowercase"])
         self.min_n, self.max_n = int(min_n), int(max_n)
+        self._word_cache: dict[str, Codes] = {}
         #: Whether word n-grams are counted by token numbers (the default word analyser).
         self.words_coded = (
             params["analyzer"] == "word"
@@ -207,7 +210,25 @@ class GramCounter:
         """Return the distinct n-gram codes of each word, and which word each code is of.
 
         Each word is padded as char_wb pads it; the words must not contain whitespace.
+        The codes are grouped by word (in the order of `words`), ascending within a word.
+        Each word's codes are remembered (explaining texts asks for the same words often).
         """
+        if not words:
+            return _NO_CODES, _EMPTY
+        cache = self._word_cache
+        missing = [w for w in dict.fromkeys(words) if w not in cache]
+        if missing:
+            if len(cache) + len(missing) > WORD_CACHE:
+                cache.clear()
+            codes, owner = self._word_codes(missing)
+            bounds = np.searchsorted(owner, np.arange(len(missing) + 1)).tolist()
+            for k, word in enumerate(missing):
+                cache[word] = codes[bounds[k] : bounds[k + 1]]
+        found = [cache[w] for w in words]
+        sizes = np.fromiter(map(len, found), dtype=np.intp, count=len(found))
+        return np.concatenate(found), np.repeat(np.arange(len(words)), sizes)
+
+    def _word_codes(self, words: list[str]) -> tuple[Codes, Indices]:
         codes = self.codes(" ".join(words))
         if not codes.size:
             return _NO_CODES, _EMPTY

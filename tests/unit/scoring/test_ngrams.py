@@ -72,3 +72,17 @@ def test_word_codes_are_each_words_distinct_n_grams() -> None:
         assert len(set(mine.tolist())) == mine.size
         index, _counts = counter.lookup(mine)
         assert set(index.tolist()) == set(counted(vectorizer, word))
+
+
+def test_word_codes_from_the_cache_are_the_computed_ones() -> None:
+    vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit(TRAIN)
+    words = ["vollidiot", "a", "dank", "vollidiot", "xyzzy", "straße"]
+    fresh = GramCounter(vectorizer)._word_codes(words)
+    counter = GramCounter(vectorizer)
+    counter.word_codes(["dank", "xyzzy"])  # some words cached, some not
+    for _ in range(2):
+        codes, owner = counter.word_codes(words)
+        assert codes.tolist() == fresh[0].tolist()
+        assert owner.tolist() == fresh[1].tolist()
+    empty_codes, empty_owner = counter.word_codes([])
+    assert empty_codes.size == 0 and empty_owner.size == 0
