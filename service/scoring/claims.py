@@ -571,7 +571,9 @@ class _Batch:
         doc = document.logit(distinct, counts)
         if sentence is None:
             return doc, np.zeros(self.n)
+        # Only the sentences the rules leave open are scored by the sentence model.
         inside = owner >= 0
+        inside[inside] = self.need[owner[inside]]
         width = len(vocabulary)
         key = owner[inside] * width + index[inside]
         distinct, counts = _distinct(key, self.n * width)

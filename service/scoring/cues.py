@@ -971,7 +971,12 @@ def sentence_features(
                 counts[i] += 1
         return counts, total
 
-    urls, n_urls = per_sentence(_URL)
+    # Every URL match holds "http" or "www." in lower case (see _NEEDS["URL"]).
+    low = text.lower()
+    if "http" in low or "www." in low:
+        urls, n_urls = per_sentence(_URL)
+    else:
+        urls, n_urls = [0] * n, 0
     acronyms, n_acronyms = per_sentence(_ACRONYM)
     first_person, n_first = per_sentence(_FIRST_PERSON)
     quoted = _QUOTE_CHAR.search(text) is not None
