@@ -502,6 +502,15 @@ class _Batch:
         """Return a char_wb part's share of the document logit and of each sentence's."""
         grams = document.grams
         codes = grams.codes(self.text)
+        index, tf, known = grams.lookup_codes(codes)
+        doc = document.logit(index, tf)
+        per = np.zeros(self.n)
+        if sentence is None or not known.size or not self.need.any():
+            return doc, per
+        if self.n == 1:
+            per[0] = sentence.logit(index, tf)
+            return doc, per
+        # The word of each code: `codes` lists each n-gram length in word order.
         padded = self.word_lengths + 2
         words = np.arange(padded.size)
         owner = [
@@ -511,14 +520,6 @@ class _Batch:
         code_word = np.concatenate(owner) if owner else words[:0]
         if code_word.size != codes.size:
             return None
-        index, tf, known = grams.lookup_codes(codes)
-        doc = document.logit(index, tf)
-        per = np.zeros(self.n)
-        if sentence is None or not known.size or not self.need.any():
-            return doc, per
-        if self.n == 1:
-            per[0] = sentence.logit(index, tf)
-            return doc, per
         # Only the sentences the rules leave open are scored by the sentence model.
         keep = self.need[self.word_sentence[code_word]]
         codes, code_word = codes[keep], code_word[keep]
