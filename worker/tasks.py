@@ -19,7 +19,17 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
 import redis
-from sqlalchemy import CursorResult, Engine, event, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Engine,
+    Table,
+    bindparam,
+    event,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from service.dispatch import (
@@ -248,21 +258,14 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
     with rt.scoring_session() as session, session.begin():
         stored = _rowcount(
             session.execute(
-                update(Submission)
-                .where(
-                    Submission.id == submission_id,
-                    Submission.status == QUEUED,
-                    Submission.attempts == attempt,
-                )
-                .values(
-                    status=SCORED,
-                    priority=row_priority,
-                    language=result.language,
-                    scored_at=rt.now(),
-                    error=None,
-                    scoring_lease_until=None,
-                )
-                .execution_options(synchronize_session=False)
+                _STORE,
+                {
+                    "sid": submission_id,
+                    "attempt": attempt,
+                    "priority": row_priority,
+                    "language": result.language,
+                    "scored_at": rt.now(),
+                },
             )
         )
         if not stored:
@@ -275,14 +278,9 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             "data": data,
         }
         if prepared.had_result:  # re-scoring: the new result replaces the old one
-            session.execute(
-                update(Result)
-                .where(Result.submission_id == submission_id)
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
+            session.execute(_REPLACE_RESULT.values(**values), {"sid": submission_id})
         else:
-            session.execute(insert(Result).values(submission_id=submission_id, **values))
+            session.execute(_INSERT_RESULT, {"submission_id": submission_id, **values})
         # Copy detection: join near-identical earlier submissions into a campaign, in the
         # same transaction. Last before the commit: it rewrites the matched submissions'
         # results (this one's too), and their row locks are held only until the commit.
@@ -354,22 +352,50 @@ def _claim_submission(
     # later tasks for the same id away while this one scores; a dead worker's lease lapses.
     claimed = _rowcount(
         session.execute(
-            update(Submission)
-            .where(
-                Submission.id == submission_id,
-                Submission.status == QUEUED,
-                Submission.attempts == seen,
-                or_(
-                    Submission.scoring_lease_until.is_(None),
-                    Submission.scoring_lease_until <= now,
-                ),
-            )
-            .values(attempts=seen + 1, scoring_lease_until=now + lease)
-            .execution_options(synchronize_session=False)
+            _CLAIM,
+            {"sid": submission_id, "seen": seen, "now": now, "next": seen + 1}
+            | {"until": now + lease},
         )
     )
     session.commit()
     return claimed
+
+
+# The scoring task's statements, built once: Core on the tables (no ORM bulk-update
+# machinery), bound per call. `updated_at` still gets its onupdate value.
+_SUBMISSIONS = cast(Table, Submission.__table__)
+_RESULTS = cast(Table, Result.__table__)
+_CLAIM = (
+    update(_SUBMISSIONS)
+    .where(
+        _SUBMISSIONS.c.id == bindparam("sid"),
+        _SUBMISSIONS.c.status == QUEUED,
+        _SUBMISSIONS.c.attempts == bindparam("seen"),
+        or_(
+            _SUBMISSIONS.c.scoring_lease_until.is_(None),
+            _SUBMISSIONS.c.scoring_lease_until <= bindparam("now"),
+        ),
+    )
+    .values(attempts=bindparam("next"), scoring_lease_until=bindparam("until"))
+)
+_STORE = (
+    update(_SUBMISSIONS)
+    .where(
+        _SUBMISSIONS.c.id == bindparam("sid"),
+        _SUBMISSIONS.c.status == QUEUED,
+        _SUBMISSIONS.c.attempts == bindparam("attempt"),
+    )
+    .values(
+        status=SCORED,
+        priority=bindparam("priority"),
+        language=bindparam("language"),
+        scored_at=bindparam("scored_at"),
+        error=None,
+        scoring_lease_until=None,
+    )
+)
+_INSERT_RESULT = insert(_RESULTS)
+_REPLACE_RESULT = update(_RESULTS).where(_RESULTS.c.submission_id == bindparam("sid"))
 
 
 def _finish_failed(session: Session, submission_id: str, attempts: int, error: str) -> None:

@@ -21,10 +21,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis
-from sqlalchemy import ColumnElement, func, literal, select, update
+from sqlalchemy import ColumnElement, Table, func, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
@@ -57,6 +57,10 @@ REBUILD_BATCH = 200
 
 _clients: dict[str, redis.Redis] = {}
 _indexes: dict[tuple[int, str], CopyIndex] = {}
+# Core tables for the per-task statements (no ORM objects or bulk-update machinery).
+_S = cast(Table, Submission.__table__)
+_R = cast(Table, Result.__table__)
+_A = cast(Table, Author.__table__)
 _clients_lock = threading.Lock()
 
 
@@ -117,9 +121,9 @@ def candidate_references(
         # Erased authors' texts are never sources, even if their removal from Redis failed.
         # Only the three columns a reference needs: no ORM objects for up to 20 rows.
         earlier = session.execute(
-            select(Submission.id, Submission.text, Submission.author_id)
-            .outerjoin(Author, Submission.author_id == Author.id)
-            .where(Submission.id.in_(submission_ids), Author.erased_at.is_(None))
+            select(_S.c.id, _S.c.text, _S.c.author_id)
+            .outerjoin(_A, _S.c.author_id == _A.c.id)
+            .where(_S.c.id.in_(submission_ids), _A.c.erased_at.is_(None))
         )
         texts = {sid: (text, author_id) for sid, text, author_id in earlier}
         for sid in submission_ids:  # the index's order: most shared first
@@ -196,9 +200,7 @@ def assign_campaign(
         return None
     # The submission's own campaign is read here, not from `row`: that may be older.
     found = session.execute(
-        select(Submission.id, Submission.author_id, Submission.campaign_id).where(
-            Submission.id.in_([*near, row.id])
-        )
+        select(_S.c.id, _S.c.author_id, _S.c.campaign_id).where(_S.c.id.in_([*near, row.id]))
     ).all()
     own = next((c for sid, _a, c in found if sid == row.id), None)
     others = [
@@ -218,15 +220,10 @@ def assign_campaign(
     joining = [sid for sid, c in [(row.id, own), *others] if c != campaign]
     if joining or merged:
         # Members of a merged campaign move over; members already in it are not touched.
-        where: ColumnElement[bool] = Submission.id.in_(joining)
+        where: ColumnElement[bool] = _S.c.id.in_(joining)
         if merged:
-            where = where | Submission.campaign_id.in_(merged)
-        session.execute(
-            update(Submission)
-            .where(where)
-            .values(campaign_id=campaign)
-            .execution_options(synchronize_session=False)
-        )
+            where = where | _S.c.campaign_id.in_(merged)
+        session.execute(update(_S).where(where).values(campaign_id=campaign))
     set_committed_value(row, "campaign_id", campaign)  # what the database now holds
     _show_in_results(session, campaign, ids, data)
     return campaign
@@ -247,9 +244,9 @@ def _show_in_results(
     written.
     """
     first = session.execute(
-        select(Submission.id, func.count().over())
-        .where(Submission.campaign_id == campaign)
-        .order_by(Submission.received_at, Submission.id)
+        select(_S.c.id, func.count().over())
+        .where(_S.c.campaign_id == campaign)
+        .order_by(_S.c.received_at, _S.c.id)
         .limit(CAMPAIGN_MEMBERS_SHOWN)
     ).all()
     info = {
@@ -261,21 +258,19 @@ def _show_in_results(
         data["campaign"] = info
     session.flush()  # a result added in this transaction is rewritten too
     dialect = session.get_bind().dialect.name
-    rows: ColumnElement[bool] = Result.submission_id.in_(ids)
+    rows: ColumnElement[bool] = _R.c.submission_id.in_(ids)
     if dialect == "postgresql":
-        value: Any = Result.data.op("||")(literal({"campaign": info}, JSONB))
-        free = select(Result.id).where(rows).with_for_update(skip_locked=True)
-        rows = Result.id.in_(free)
+        value: Any = _R.c.data.op("||")(literal({"campaign": info}, JSONB))
+        free = select(_R.c.id).where(rows).with_for_update(skip_locked=True)
+        rows = _R.c.id.in_(free)
     elif dialect == "sqlite":
-        value = func.json_set(Result.data, "$.campaign", func.json(json.dumps(info)))
+        value = func.json_set(_R.c.data, "$.campaign", func.json(json.dumps(info)))
     else:
-        for result in session.scalars(select(Result).where(rows)):
+        for result in session.scalars(select(Result).where(Result.submission_id.in_(ids))):
             result.data = {**result.data, "campaign": info}
         return
     # In the database: no result is loaded, parsed and written back in Python.
-    session.execute(
-        update(Result).where(rows).values(data=value).execution_options(synchronize_session=False)
-    )
+    session.execute(update(_R).where(rows).values(data=value))
     for loaded in session.identity_map.values():
         if isinstance(loaded, Result) and loaded.submission_id in ids:
             session.expire(loaded, ["data"])
