@@ -9,7 +9,9 @@ An attack needs a named person (`persons.find`) and one of
 - a sentence the claims phase marked `unsourced` in which the person is followed by an
   accusation ("lügt", "hat ... unterschlagen", "korrupt").
 An insult that names nobody is no personal attack. Each attack is a span from the
-phrase to the name, whose reason names the person.
+phrase to the name, whose reason names the person. `doc.facts["persons"]` holds the
+mentions found (looked for only when an attack is possible) and `doc.facts["attacks"]`
+the attacks.
 
 Score: an insult contributes 0.5 + 0.5 * its lexicon weight, an allegation 0.8; the
 signal is `1 - prod(1 - contribution)`, so one clear attack crosses the 0.5 threshold.
@@ -189,9 +191,14 @@ class AttacksPhase:
     """Find named people and the insults or unsourced allegations aimed at them."""
 
     def __call__(self, doc: Doc, out: Builder) -> None:
-        people = persons.find(doc.text)
-        doc.facts["persons"] = people
         hits: list[Hit] = doc.facts.get("lexicon_hits", [])
+        # An attack needs an own hit or an unsourced sentence; without either, the people
+        # named do not matter (most comments) and are not looked for.
+        possible = any(not h.quoted for h in hits) or any(
+            s.claim == "unsourced" for s in doc.sentences
+        )
+        people = persons.find(doc.text) if possible else []
+        doc.facts["persons"] = people
         attacks = insult_attacks(doc.text, hits, people) + allegation_attacks(doc, people)
         doc.facts["attacks"] = attacks
         for attack in attacks:
