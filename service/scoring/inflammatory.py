@@ -15,7 +15,7 @@ Blend, with the model's probability p and its cross-validated threshold t:
 The cap is there because a bag of words learned from political tweets leans on topics and
 identity words: out of fold it is the better classifier on tweets, but it calls "Der Islam
 ist die zweitgrößte Religion in Deutschland." or "Die Linken fordern einen höheren
-Mindestlohn." derogatory (p 0.77 and 0.82). The figures of both blends are in the card.
+Mindestlohn." derogatory (p 0.70 and 0.79). The figures of both blends are in the card.
 For the same reason the model's strongest words are not shown as evidence: they are often
 names and group words ("Merkel", "Islam"), not the derogatory wording itself.
 """
