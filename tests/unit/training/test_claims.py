@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -120,4 +121,59 @@ def test_the_sentence_and_document_models_share_their_n_grams(trained: Path) -> 
     alone_typed, alone_proba = claims._score_by_sentence(text, bounds, entry)
     assert batched[1] == pytest.approx(alone_proba, abs=1e-12)
     for a, b in zip(batched[0].sentences, alone_typed.sentences, strict=True):
+        assert a.score == pytest.approx(b.score, abs=1e-12)
+
+
+def test_a_sentence_model_without_char_n_grams_still_shares_the_word_counts(
+    data_dir: Path, trained: Path
+) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    with (data_dir / "germeval2021_toxic" / "train.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    texts = [r["comment_text"] for r in rows]
+    y = [int(r["Sub3_FactClaiming"]) for r in rows]
+    words_only = Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        (
+                            "words",
+                            TfidfVectorizer(
+                                ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=60000
+                            ),
+                        ),
+                        (
+                            "cues",
+                            Pipeline(
+                                [
+                                    ("count", claims.CueFeatures(with_length=False)),
+                                    ("scale", StandardScaler()),
+                                ]
+                            ),
+                        ),
+                    ]
+                ),
+            ),
+            ("model", LogisticRegression(max_iter=1000)),
+        ]
+    ).fit(texts, y)
+    full = claims._compiled(trained, "claims_de")
+    sentence = claims.LinearTextScorer(words_only)
+    twins = full.document.matching_parts(sentence)
+    assert twins is not None and sum(t is not None for t in twins) == 1
+    entry = dataclasses.replace(full, sentence=sentence, twins=twins)
+    text = "In Husum hat das Theater 2001 genau 500 Euro gekostet. Jena baut 2020 eine Brücke."
+    bounds = [(0, 54), (55, len(text))]
+    batched = claims._score_batched(text, bounds, entry)
+    assert batched is not None
+    alone_typed, alone_proba = claims._score_by_sentence(text, bounds, entry)
+    assert batched[1] == pytest.approx(alone_proba, abs=1e-12)
+    for a, b in zip(batched[0].sentences, alone_typed.sentences, strict=True):
+        assert a.score is not None
         assert a.score == pytest.approx(b.score, abs=1e-12)
