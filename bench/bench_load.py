@@ -8,10 +8,19 @@ Run: .venv/bin/python bench/bench_load.py [--step-s 6] [--e2e-s 20]   (needs Deb
    latency, error share. No workers run, so this is the web tier alone.
 2. The same server and settings on GET /healthz at 16 connections: the webhook's
    throughput as a share of what the stack serves for a trivial endpoint.
-3. End to end: two Celery worker processes, then a steady 100 submissions/s (paced sender
-   threads) for `--e2e-s` seconds; time from receipt to stored score per submission
-   (received_at → scored_at in the database), p50/p95/max, and how many were scored
-   within 60 s after the last send.
+3. End to end: Celery workers (default four `--pool solo` processes: see below), then a
+   steady 100 submissions/s (paced sender threads; `--e2e-rate`) for `--e2e-s` seconds;
+   time from receipt to stored score per submission (received_at → scored_at in the
+   database), p50/p95/max, how many were scored within 60 s after the last send, and the
+   CPU milliseconds per submission of the web server and of the workers (PostgreSQL and
+   Redis not counted).
+
+Worker processes for the end-to-end phase: scoring is CPU work and the whole stack shares
+two cores, so the pool that costs the least CPU per task wins. Measured with this bench
+(2026-11-25, shared machine): prefork pools spent 22.5 CPU ms per submission in the
+workers (the pool's parent process relays every task to its child), four solo processes
+17.0 ms; four processes rather than two so that one waiting on PostgreSQL or Redis does
+not leave a core idle. `--e2e-workers`, `--e2e-concurrency` and `--e2e-pool` change it.
 Bounded: about 2 minutes of load plus start-up. Every process is stopped at the end.
 """
 
@@ -178,9 +187,9 @@ def _end_to_end(
     engine: sa.Engine,
     rate: float,
     seconds: float,
-    workers: int = 2,
+    workers: int = 4,
     concurrency: int = 1,
-    pool: str = "prefork",
+    pool: str = "solo",
 ) -> list[str]:
     # The ingest steps left thousands of queued submissions and no worker: start empty.
     with engine.begin() as conn:
@@ -204,7 +213,15 @@ def _end_to_end(
             )
 
     wait(warm_scored, 120, "the workers to load their models")
-    time.sleep(3 * workers * concurrency)  # every pool process warm (each loads the models)
+    # Every worker process loads the models at start (CPU for many seconds): begin only
+    # when all of them are idle, so that no loading overlaps the measurement.
+    pids = [p.popen.pid for p in stack.procs if p.name.startswith("worker-")]
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        before = [session_cpu_s(pid) for pid in pids]
+        time.sleep(2)
+        if all(session_cpu_s(pid) - b < 0.3 for pid, b in zip(pids, before, strict=True)):
+            break
     total = int(rate * seconds)
     procs = {p.name: p.popen.pid for p in stack.procs}
     cpu_before = {name: session_cpu_s(sid) for name, sid in procs.items()}
@@ -274,9 +291,9 @@ def main() -> None:
     parser.add_argument("--e2e-s", type=float, default=20.0)
     parser.add_argument("--e2e-rate", type=float, default=100.0)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--e2e-workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--e2e-workers", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--e2e-concurrency", type=int, default=1, help="pool size of each")
-    parser.add_argument("--e2e-pool", default="prefork", choices=("prefork", "solo", "threads"))
+    parser.add_argument("--e2e-pool", default="solo", choices=("prefork", "solo", "threads"))
     parser.add_argument("--out", default="", help="results file name (default by mode)")
     parser.add_argument(
         "--e2e-only", action="store_true", help="only the end-to-end phase (load-e2e-RATE.txt)"
