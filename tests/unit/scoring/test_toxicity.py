@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.scoring import artifacts, sentences
+from service.scoring import artifacts, sentences, toxicity
 from service.scoring.artifacts import ARTIFACTS_DIR, ArtifactError
 from service.scoring.document import Builder, Doc
 from service.scoring.language import LanguagePhase
-from service.scoring.toxicity import ToxicityModel, ToxicityPhase, windows
+from service.scoring.toxicity import ToxicityModel, ToxicityPhase, normalize, windows
 from service.scoring.types import SiteConfig, Submission
 
 CIVIL_DE = [
@@ -35,6 +35,89 @@ CIVIL_EN = [
 INSULTS_EN = [
     "You are a pathetic idiot, just shut the fuck up.",
     "What a stupid asshole this reporter is.",
+]
+
+
+#: Civil reader letters (written for this test, not from any training corpus): long, formal,
+#: with hard news vocabulary, but no insult. None of them may be flagged.
+CIVIL_LETTERS_DE = [
+    # local politics, traffic
+    "Zum Bericht über die geplante Umgehungsstraße vom 12. März möchte ich einige Punkte "
+    "ergänzen. Seit über zwanzig Jahren wohne ich an der Hauptstraße und erlebe täglich, wie "
+    "der Durchgangsverkehr zugenommen hat. Morgens zwischen sieben und neun Uhr stauen sich "
+    "die Lastwagen bis zur Kirche, und die Kinder müssen auf dem Schulweg zwischen parkenden "
+    "Autos hindurch die Straße überqueren. Die Stadtverwaltung hat in der Bürgerversammlung "
+    "angekündigt, die Planung noch in diesem Jahr abzuschließen. Das begrüße ich ausdrücklich. "
+    "Allerdings fehlt mir in dem Artikel der Hinweis, dass die neue Trasse durch ein "
+    "Naherholungsgebiet führen soll, in dem viele Familien am Wochenende spazieren gehen. "
+    "Hier sollte der Gemeinderat prüfen, ob eine Tunnellösung oder eine Führung entlang der "
+    "Bahnlinie möglich ist. Die Mehrkosten wären sicher erheblich, aber die Landschaft lässt "
+    "sich später nicht zurückkaufen. Ich würde mir wünschen, dass die Zeitung auch die "
+    "Stellungnahmen der Naturschutzverbände abdruckt, damit sich alle Leserinnen und Leser "
+    "ein vollständiges Bild machen können. Im Übrigen danke ich der Redaktion für die "
+    "sorgfältige Berichterstattung über die Sitzungen des Bauausschusses, die ich seit Jahren "
+    "mit Interesse verfolge.",
+    # foreign policy, war vocabulary
+    "Ihr Kommentar zur Lage im Nahen Osten hat mich nachdenklich gemacht. Sie schreiben, "
+    "dass die Verhandlungen über einen Waffenstillstand gescheitert seien, weil beide Seiten "
+    "auf Maximalforderungen bestanden hätten. Aus meiner Sicht greift diese Darstellung zu "
+    "kurz. Die Regierung in Teheran unterstützt seit Jahren bewaffnete Gruppen in der Region, "
+    "und das Mullah-Regime hat wiederholt erklärt, keine direkten Gespräche führen zu wollen. "
+    "Gleichzeitig darf man nicht übersehen, dass auch westliche Staaten mit ihren "
+    "Waffenlieferungen den Konflikt verlängert haben. Der russische Angriffskrieg gegen die "
+    "Ukraine zeigt, wie schnell sich regionale Spannungen zu einem großen Krieg ausweiten "
+    "können. Staatliche Propaganda auf allen Seiten erschwert es der Bevölkerung, sich ein "
+    "eigenes Urteil zu bilden. Ich halte es deshalb für richtig, dass die Bundesregierung "
+    "weiterhin auf diplomatische Kanäle setzt und die Vereinten Nationen stärkt. Ob die "
+    "Sanktionen gegen die Machthaber wirken, wird sich erst in einigen Jahren zeigen. Die "
+    "Geschichte lehrt uns jedenfalls, dass Frieden selten durch Drohungen allein entsteht, "
+    "sondern durch geduldige Verhandlungen und Kompromisse, die beiden Seiten etwas "
+    "abverlangen. Vielen Dank, dass Sie diesem Thema so viel Raum geben.",
+    # health care, long sentences, numbers
+    "Als Krankenschwester mit dreißig Jahren Berufserfahrung möchte ich auf Ihren Artikel "
+    "über die Schließung der Geburtsstation im Kreiskrankenhaus antworten. Die Zahlen, die "
+    "der Landrat genannt hat, sind korrekt: Im vergangenen Jahr wurden dort nur 312 Kinder "
+    "geboren, und die Klinik hat ein Defizit von rund 2,4 Millionen Euro gemacht. Trotzdem "
+    "halte ich die Entscheidung für falsch. Schwangere Frauen aus den Dörfern im Norden des "
+    "Landkreises müssen nun bis zu fünfzig Minuten in die nächste Stadt fahren, und im Winter "
+    "sind die Straßen oft nicht geräumt. Die Hebammen, die bisher im Kreiskrankenhaus "
+    "gearbeitet haben, werden nicht alle wechseln, weil viele von ihnen Kinder haben und "
+    "nicht pendeln können. Ich kenne die Arbeitsbedingungen in der Pflege aus eigener "
+    "Erfahrung und weiß, wie schwer es ist, gutes Personal zu finden. Vielleicht könnte der "
+    "Kreistag prüfen, ob eine Kooperation mit der Universitätsklinik möglich ist, wie sie in "
+    "anderen Bundesländern bereits erprobt wird. Dort teilen sich zwei Häuser die "
+    "Bereitschaftsdienste, und die Versorgung ist trotzdem gesichert. Ich hoffe sehr, dass "
+    "die Verantwortlichen diese Möglichkeit ernsthaft prüfen, bevor die Station endgültig "
+    "geschlossen wird.",
+    # culture, sports club, mild criticism
+    "Mit großer Freude habe ich gelesen, dass unser Sportverein in diesem Sommer sein "
+    "hundertjähriges Bestehen feiert. Mein Großvater gehörte zu den ersten Mitgliedern der "
+    "Fußballabteilung, und ich selbst habe dort als Kind schwimmen gelernt. Umso mehr hat mich "
+    "überrascht, dass die Jubiläumsfeier ausschließlich im Festzelt auf dem Marktplatz "
+    "stattfinden soll. Viele ältere Mitglieder, die den Verein über Jahrzehnte getragen haben, "
+    "können die Treppen zur Tribüne nicht mehr steigen und würden sich über einen Empfang im "
+    "Vereinsheim freuen. Ich möchte den Vorstand deshalb bitten, auch an diese Gruppe zu "
+    "denken. Es wäre schön, wenn es neben dem Festprogramm einen ruhigen Nachmittag mit "
+    "Kaffee und Kuchen gäbe, an dem die alten Fotos gezeigt werden. Kritisch sehe ich, dass "
+    "die Eintrittspreise für das Konzert am Samstagabend deutlich höher sind als im letzten "
+    "Jahr. Gerade Familien mit mehreren Kindern werden sich das kaum leisten können. Ein "
+    "ermäßigter Preis für Vereinsmitglieder und Jugendliche wäre ein schönes Zeichen. Ich "
+    "wünsche allen Beteiligten viel Erfolg und ein gelungenes Fest.",
+    # economy, energy, disagreement with the editor
+    "Ihrem Leitartikel zur Energiepolitik muss ich in einigen Punkten widersprechen. Sie "
+    "schreiben, der Ausstieg aus der Kohle sei zu schnell beschlossen worden und gefährde "
+    "Arbeitsplätze in der Region. Das mag für einzelne Betriebe zutreffen, doch die Studien "
+    "des Wirtschaftsministeriums zeigen, dass im Bereich der erneuerbaren Energien in den "
+    "letzten zehn Jahren mehr Stellen entstanden sind als in der Kohle verloren gingen. "
+    "Richtig ist allerdings, dass die Menschen in der Lausitz mehr Unterstützung brauchen, "
+    "als die Politik bisher geleistet hat. Die versprochenen Bahnverbindungen lassen auf sich "
+    "warten, und die Ansiedlung neuer Unternehmen geht nur langsam voran. Hier erwarte ich "
+    "von der Landesregierung klarere Zusagen und einen verbindlichen Zeitplan. Auch die "
+    "steigenden Strompreise belasten viele Haushalte, besonders Rentner mit kleinem "
+    "Einkommen. Eine Entlastung über die Netzentgelte wäre aus meiner Sicht gerechter als "
+    "weitere Einmalzahlungen. Ich lese Ihre Zeitung seit vielen Jahren und schätze die "
+    "unterschiedlichen Meinungen, die Sie abdrucken, auch wenn ich ihnen nicht immer "
+    "zustimme.",
 ]
 
 
@@ -77,6 +160,14 @@ def test_fast_scoring_gives_the_scikit_learn_numbers() -> None:
     texts = CIVIL_DE + INSULTS_DE + ["Naja, das war schon ziemlich daneben von der Stadt."]
     m = model("de")
     assert np.allclose(m.predict_proba(texts), m.predict_proba_reference(texts), atol=1e-6)
+    refined = m.predict_proba(texts, refine_above=True)
+    assert np.allclose(refined, m.predict_proba_reference(texts, refine_above=True), atol=1e-6)
+    # refining above the band changes only the top texts and those above its lower edge
+    cheap = m.predict_proba(texts, embeddings=False)
+    top = np.argsort(-cheap, kind="stable")[: toxicity.REFINE_TOP]
+    kept = (cheap < m.band_[0]) & ~np.isin(np.arange(len(texts)), top)
+    assert kept.any() and np.array_equal(refined[kept], cheap[kept])
+    assert not np.allclose(refined[top], cheap[top])
 
 
 def test_long_civil_text_with_one_insult_is_flagged_at_the_insult(phase: ToxicityPhase) -> None:
@@ -147,3 +238,46 @@ def test_windows_keep_whole_sentences_and_cover_long_texts() -> None:
     ends = {e for _, e in bounds}
     assert all(s in starts and e in ends for s, e in parts)
     assert parts[0][0] == bounds[0][0] and parts[-1][1] == bounds[-1][1]
+
+
+@pytest.mark.parametrize("letter", CIVIL_LETTERS_DE, ids=lambda t: t[:24])
+def test_civil_long_letters_are_not_flagged(phase: ToxicityPhase, letter: str) -> None:
+    assert len(letter) > 1000  # scored per window of sentences
+    _doc, out = score(phase, letter)
+    assert out.scores["toxicity"] < out.default_thresholds["toxicity"]
+    assert not [s for s in out.spans if s.signal == "toxicity"]
+
+
+def test_civil_letter_with_one_insult_is_flagged_at_the_insult(phase: ToxicityPhase) -> None:
+    letter = CIVIL_LETTERS_DE[0]
+    cut = letter.index(". ", len(letter) // 2) + 2
+    text = f"{letter[:cut]}Der Bürgermeister ist ein erbärmlicher Vollidiot. {letter[cut:]}"
+    _doc, out = score(phase, text)
+    assert out.scores["toxicity"] >= out.default_thresholds["toxicity"]
+    words = {text[s.start : s.end] for s in out.spans if s.reason == "toxic wording (model)"}
+    assert "Vollidiot" in words
+
+
+def test_tweet_artefacts_are_blanked_and_offsets_kept() -> None:
+    text = "RT @user_1 Schau hier http://t.co/x |LBR| #Stadtrat &amp; www.example.org URL"
+    clean = normalize(text)
+    assert len(clean) == len(text)
+    assert clean.split() == ["Schau", "hier", "Stadtrat"]
+    assert normalize("Ein ganz normaler Satz, ohne Besonderheiten.") == (
+        "Ein ganz normaler Satz, ohne Besonderheiten."
+    )
+    m = model("de")
+    # who is addressed does not change the score; the words' offsets point into the text
+    a, b = m.predict_proba(["@anna Du Vollidiot!", "@bert Du Vollidiot!"])
+    assert a == b
+    text = "@anna_meier http://x.y Du Vollidiot!"
+    start, end, _weight = m.contributions(text)[0]
+    assert text[start:end] == "Vollidiot"
+
+
+def test_single_word_probabilities_are_the_cheap_model_s() -> None:
+    m = model("de")
+    words = ["Vollidiot", "Brücke", "Vollidiot", "Arschloch"]
+    expected = m.predict_proba(words, embeddings=False)
+    assert np.allclose(m.alone_probability(words), expected, atol=1e-12)
+    assert np.allclose(m.alone_probability(words), expected, atol=1e-12)  # from the cache

@@ -14,7 +14,7 @@ import pytest
 from service.scoring import artifacts
 from service.scoring.toxicity import ToxicityModel
 from service.training import TRAINERS, common
-from service.training.toxicity import train_toxicity
+from service.training.toxicity import BAND_TOLERANCE, choose_band, train_toxicity
 
 INSULTS = ["Vollidiot", "Arschloch", "Drecksack", "Schwachkopf", "Mistkerl", "Idiot"]
 TOPICS = ["die Brücke", "der Haushalt", "die Schule", "das Freibad", "die Umleitung", "der Markt"]
@@ -185,3 +185,31 @@ def test_threshold_can_be_chosen_on_one_corpus(data_dir: Path, tmp_path: Path) -
     assert card["metrics"]["threshold_chosen_on"] == "hasoc2019_de"
     per_corpus = card["metrics"]["served_cascade"]["hasoc2019_de"]
     assert per_corpus["official_f1"] == per_corpus["official_f1_at_corpus_best_threshold"]
+
+
+def test_band_is_narrow_loses_little_and_keeps_goals_the_full_model_reaches() -> None:
+    rng = np.random.default_rng(3)
+    n = 4000
+    y = (rng.random(n) < 0.35).astype(int)
+    truth = np.where(y == 1, 1.2, -1.2)
+    full = 1 / (1 + np.exp(-(truth + rng.normal(0, 1.0, n))))
+    cheap = 1 / (1 + np.exp(-(truth + rng.normal(0, 1.1, n))))
+    groups = np.where(np.arange(n) % 2 == 0, "a", "b")
+    _, full_f1 = common.best_threshold(y, full)
+
+    band, share, cascade = choose_band(y, cheap, full)
+    assert 0.1 <= band[0] < band[1] <= 0.7 and 0 < share < 0.6
+    assert np.array_equal(cascade, np.where((cheap >= band[0]) & (cheap <= band[1]), full, cheap))
+    assert common.best_threshold(y, cascade)[1] >= full_f1 - BAND_TOLERANCE
+
+    a = groups == "a"
+    t, _ = common.best_threshold(y, full)
+    reached = common.official_f1(y[a], full[a] >= t)
+    goals = {"a": {"official_f1": reached - 0.001, "source": "test"}}
+    _, kept_share, kept = choose_band(y, cheap, full, groups, goals)
+    t_kept, _ = common.best_threshold(y, kept)
+    assert common.official_f1(y[a], kept[a] >= t_kept) >= reached - 0.001
+    assert kept_share >= share
+    # a goal the full model misses does not widen the band
+    missed = {"a": {"official_f1": 0.99, "source": "test"}}
+    assert choose_band(y, cheap, full, groups, missed)[1] == share
