@@ -191,18 +191,20 @@ def copyindex_rebuild() -> None:
     Use after Redis lost its data or to drop the tombstones of replaced and removed texts.
     Submissions of erased authors are left out.
     """
-    from service.storage import copies
+    from service.storage import copies, copywatch
     from service.storage.db import make_engine, make_session_factory
 
     settings = Settings.from_env()
     engine = make_engine(settings)
+    client = copies.client_for(settings.redis_url)
     try:
         with make_session_factory(engine)() as session:
-            counts = copies.rebuild(
-                session, copies.client_for(settings.redis_url), _progress("copyindex")
-            )
+            counts = copies.rebuild(session, client, _progress("copyindex"))
     finally:
         engine.dispose()
+    # The index is complete: the workers' watch (service.storage.copywatch) need not
+    # rebuild it a second time.
+    copywatch.mark_ready(client, texts=counts["articles"] + counts["submissions"])
     click.echo(json.dumps(counts))
 
 

@@ -15,7 +15,7 @@ from service.scoring.document import Builder, Doc
 from service.scoring.types import SiteConfig
 from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
-from service.storage import articles, authors, copies, submissions
+from service.storage import articles, authors, copies, copywatch, submissions
 from service.storage.copyindex import PREFIX, delete_keys
 from service.storage.db import make_session_factory
 from service.storage.models import Result, Site, Submission
@@ -193,6 +193,8 @@ def test_cli_rebuild_fills_a_wiped_index(
     assert json.loads(answer.stdout.strip().splitlines()[-1])["articles"] == 1
     probe = letter(db_session, site, "l-1", ARTICLE, "u1")
     assert [r.kind for r in copies.candidate_references(db_session, client, probe)] == ["article"]
+    # The workers' watch sees a complete index and does not rebuild it again.
+    assert copywatch.status(client).state == copywatch.READY
 
 
 def test_replaced_article_is_found_by_its_new_text_only(
