@@ -13,7 +13,11 @@ Run: .venv/bin/python bench/bench_load.py [--step-s 6] [--e2e-s 20]   (needs Deb
    time from receipt to stored score per submission (received_at → scored_at in the
    database), p50/p95/max, how many were scored within 60 s after the last send, and the
    CPU milliseconds per submission of the web server and of the workers (PostgreSQL and
-   Redis not counted).
+   Redis not counted). `--texts mixed` (default): distinct ~400-character comments sampled
+   from the German corpora in ../shared/data, every 50th a ~2,000-character letter (a
+   newsroom's normal traffic); `--texts campaign`: near-identical one-line comments, each
+   matching up to 20 earlier ones (a copy campaign, copy detection's worst case; results
+   go to load-e2e-RATE-campaign.txt).
 
 Worker processes for the end-to-end phase: scoring is CPU work and the whole stack shares
 two cores, so the pool that costs the least CPU per task wins. Measured with this bench
@@ -30,6 +34,7 @@ import argparse
 import contextlib
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -79,6 +84,59 @@ done = function(summary, latency, requests)
 end
 """
 TEXT = "Leserkommentar {n}: Die Stadt hat die Gebühren erhöht, das finde ich falsch."
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The German corpora bench/bench_scoring.py samples its 400-character comments from.
+SOURCES = (
+    ("germeval2021_toxic/train.csv", "comment_text"),
+    ("omp_one_million_posts/train_wide.csv", "Body"),
+    ("germeval2018_offensive/train.csv", "text"),
+    ("hasoc2020_de/train.csv", "text"),
+)
+COMMENT_CHARS = 400
+LETTER_CHARS = 2000
+LETTER_EVERY = 50  # one submission in 50 is a letter of about 2,000 characters
+
+
+class Texts:
+    """The end-to-end texts: `mixed` (distinct real comments, a few letters) or `campaign`.
+
+    `mixed`: each submission about 400 characters joined from real German comments
+    (../shared/data, as bench/bench_scoring.py samples them), every 50th a letter of
+    about 2,000 characters; distinct texts, so copy detection finds little, as in a
+    newsroom's normal traffic. `campaign`: near-identical one-line comments, each matching
+    up to 20 earlier ones (a copy campaign: the copy detection's worst case).
+    """
+
+    def __init__(self, mix: str, count: int, seed: int = 1) -> None:
+        self.mix = mix
+        self.items: list[tuple[str, str]] = []
+        if mix == "campaign":
+            return
+        import csv
+
+        csv.field_size_limit(1 << 24)
+        pool: list[str] = []
+        for relative, column in SOURCES:
+            with (DATA / relative).open(newline="", encoding="utf-8") as handle:
+                for row in csv.DictReader(handle):
+                    t = (row.get(column) or "").replace("|LBR|", "\n")
+                    if len(t) > 40:
+                        pool.append(t)
+        rng = random.Random(seed)
+        for n in range(count):
+            kind = "letter" if n % LETTER_EVERY == LETTER_EVERY - 1 else "comment"
+            size = LETTER_CHARS if kind == "letter" else COMMENT_CHARS
+            text = ""
+            while len(text) < size:
+                text = f"{text} {rng.choice(pool)}".strip()
+            cut = text.rfind(" ", 0, size)
+            self.items.append((kind, text[: cut if cut > size // 2 else size]))
+
+    def payload(self, external_id: str, n: int) -> dict[str, str]:
+        if self.mix == "campaign":
+            return {"external_id": external_id, "text": TEXT.format(n=n), "kind": "comment"}
+        kind, text = self.items[n % len(self.items)]
+        return {"external_id": external_id, "text": text, "kind": kind}
 
 
 def _lua_string(raw: str) -> str:
@@ -190,6 +248,7 @@ def _end_to_end(
     workers: int = 4,
     concurrency: int = 1,
     pool: str = "solo",
+    mix: str = "mixed",
 ) -> list[str]:
     # The ingest steps left thousands of queued submissions and no worker: start empty.
     with engine.begin() as conn:
@@ -223,6 +282,7 @@ def _end_to_end(
         if all(session_cpu_s(pid) - b < 0.3 for pid, b in zip(pids, before, strict=True)):
             break
     total = int(rate * seconds)
+    texts = Texts(mix, total + 1)
     procs = {p.name: p.popen.pid for p in stack.procs}
     cpu_before = {name: session_cpu_s(sid) for name, sid in procs.items()}
     started = time.monotonic()
@@ -240,7 +300,7 @@ def _end_to_end(
             answer = stack.post(
                 s,
                 "/api/v1/submissions",
-                {"external_id": f"e2e-{n}", "text": TEXT.format(n=n), "kind": "comment"},
+                texts.payload(f"e2e-{n}", n),
             )
             if answer.status_code != 202:
                 with lock:
@@ -271,7 +331,7 @@ def _end_to_end(
         return ["end to end: nothing scored"]
     p95 = took[min(len(took) - 1, int(len(took) * 0.95))]
     line = (
-        f"workers: {workers} x {pool} concurrency {concurrency}; "
+        f"texts: {mix}; workers: {workers} x {pool} concurrency {concurrency}; "
         f"end to end at {total / sent_s:.0f}/s for {sent_s:.0f} s: {len(took)}/{total} scored, "
         f"p50 {statistics.median(took):.2f} s, p95 {p95:.2f} s, max {took[-1]:.2f} s, "
         f"{len(errors)} non-202 answers"
@@ -294,6 +354,12 @@ def main() -> None:
     parser.add_argument("--e2e-workers", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--e2e-concurrency", type=int, default=1, help="pool size of each")
     parser.add_argument("--e2e-pool", default="solo", choices=("prefork", "solo", "threads"))
+    parser.add_argument(
+        "--texts",
+        default="mixed",
+        choices=("mixed", "campaign"),
+        help="end-to-end texts: distinct real comments and a few letters, or a copy campaign",
+    )
     parser.add_argument("--out", default="", help="results file name (default by mode)")
     parser.add_argument(
         "--e2e-only", action="store_true", help="only the end-to-end phase (load-e2e-RATE.txt)"
@@ -332,6 +398,7 @@ def main() -> None:
                         args.e2e_workers,
                         args.e2e_concurrency,
                         args.e2e_pool,
+                        args.texts,
                     )
                 out.append(f"load average at end {os.getloadavg()[0]:.1f}")
                 engine.dispose()
@@ -340,7 +407,7 @@ def main() -> None:
     finally:
         broker.stop()
     name = args.out or (
-        f"load-e2e-{args.e2e_rate:g}.txt"
+        f"load-e2e-{args.e2e_rate:g}{'-campaign' if args.texts == 'campaign' else ''}.txt"
         if args.e2e_only
         else "load-ingest.txt"
         if args.ingest_only
