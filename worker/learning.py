@@ -92,7 +92,7 @@ class Learned:
         """Score a text; None when no model is available."""
         if self.model is None:
             return None
-        score = float(self.model.predict_proba([text])[0, 1])
+        score = self.model.probability(text)
         thresholds = (site_settings or {}).get("thresholds") or {}
         threshold = float(thresholds.get(SIGNAL, self.general_threshold))
         version = f"site-{self.version}" if self.version is not None else GENERAL
