@@ -88,6 +88,23 @@ end
 return n
 """
 
+# Make indexed texts visible, replacing earlier texts under the same refs, atomically in
+# one round trip (instead of a look-up, a removal and a write). KEYS: the num -> ref and
+# ref -> num hashes; ARGV: ref, num pairs.
+_PUBLISH = """
+local by_num, numbered = KEYS[1], KEYS[2]
+for i = 1, #ARGV, 2 do
+  local ref, num = ARGV[i], ARGV[i + 1]
+  local old = redis.call('HGET', numbered, ref)
+  if old and old ~= num then
+    redis.call('HDEL', by_num, old)
+  end
+  redis.call('HSET', by_num, num, ref)
+  redis.call('HSET', numbered, ref, num)
+end
+return #ARGV / 2
+"""
+
 # Fetch many band entries in one round trip and answer their postings as one string (a
 # multi-bulk reply of hundreds of strings costs the client more than the look-ups).
 # ARGV: the bucket key prefix and the look-ups packed as `_PROBE` records.
@@ -128,6 +145,7 @@ class CopyIndex:
         self.prefix = f"{PREFIX}:{corpus}"
         self._append = client.register_script(_APPEND)
         self._lookup = client.register_script(_LOOKUP)
+        self._publish = client.register_script(_PUBLISH)
 
     @classmethod
     def from_url(cls, url: str, corpus: str) -> CopyIndex:
@@ -165,8 +183,12 @@ class CopyIndex:
 
         Returns how many had any band hashes (the others are only removed).
         """
-        if replace and prints:
-            self._forget([ref for ref, _ in prints])
+        if replace:
+            # A ref with bands is replaced when it is published (below); one without bands
+            # (too short to fingerprint) is only removed.
+            empty = [ref for ref, bands in prints if not len(bands)]
+            if empty:
+                self._forget(empty)
         prints = [(ref, bands) for ref, bands in prints if len(bands)]
         if not prints:
             return 0
@@ -192,6 +214,12 @@ class CopyIndex:
         for first in range(0, len(entries), APPEND_CHUNK):
             chunk = entries[first : first + APPEND_CHUNK]
             self._append(args=[4 * MAX_POSTING, bucket_prefix, chunk.tobytes()])
+        if replace:
+            pairs: list[Any] = []
+            for offset, (ref, _) in enumerate(prints):
+                pairs += [ref, first_num + offset]
+            self._publish(keys=[f"{self.prefix}:ref", f"{self.prefix}:num"], args=pairs)
+            return len(prints)
         numbered: dict[Any, Any] = {}  # redis-py's mapping type is invariant
         by_num: dict[Any, Any] = {}
         for offset, (ref, _) in enumerate(prints):

@@ -73,6 +73,23 @@ def test_replace_forgets_the_old_text(index: CopyIndex) -> None:
     assert len(index) == 1
 
 
+def test_replace_in_one_batch_and_by_a_too_short_text(index: CopyIndex) -> None:
+    # The same id twice in one call: the later text wins, the earlier leaves no entry.
+    assert index.add_many([("article", "a1", ARTICLE), ("article", "a1", OTHER)]) == 2
+    assert index.query(LETTER) == []
+    assert [c.id for c in index.query(OTHER)] == ["a1"]
+    assert len(index) == 1
+    # Indexing the same text again (a re-sent task) leaves one entry.
+    index.add("article", "a1", OTHER)
+    assert len(index) == 1
+    assert [c.id for c in index.query(OTHER, limit=5)] == ["a1"]
+    # A text replaced by one too short to fingerprint is removed.
+    assert not index.add("article", "a1", "Danke!")
+    assert index.query(OTHER) == []
+    assert ("article", "a1") not in index
+    assert len(index) == 0
+
+
 def test_remove_and_exclude(index: CopyIndex) -> None:
     index.add("submission", "s1", LETTER)
     index.add("submission", "s2", LETTER)
