@@ -436,11 +436,13 @@ class CopyingPhase:
     """Confirm candidate sources by alignment; otherwise guess from the news voice."""
 
     def __call__(self, doc: Doc, out: Builder) -> None:
-        text_words = words(doc.text)
-        quoted = [
-            (m.start(), m.end(), len(_WORD.findall(m.group()))) for m in _QUOTED.finditer(doc.text)
-        ]
         copied: set[int] = set()
+        # Words and quotes matter only for aligning with references (none: nothing copied).
+        text_words = words(doc.text) if doc.references else []
+        quoted = [
+            (m.start(), m.end(), len(_WORD.findall(m.group())))
+            for m in (_QUOTED.finditer(doc.text) if doc.references else ())
+        ]
         for ref in doc.references:
             source_words = words(ref.text)
             passages = align(text_words, source_words)

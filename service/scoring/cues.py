@@ -14,7 +14,9 @@ import math
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
+
+import ahocorasick
 
 
 def word_set(words: str) -> frozenset[str]:
@@ -307,6 +309,22 @@ _NEEDLES: dict[str, frozenset[str]] = {
     for part in needs
 }
 _DIGIT_LABELS = frozenset(label for label, needs in _NEEDS.items() if needs == "digit")
+
+
+def _needle_automaton() -> Any:
+    """Return an Aho-Corasick automaton of the _NEEDLES strings (each its own value).
+
+    One pass over a text finds which of the ~150 strings occur in it, instead of one
+    substring search per string (a fifth of the time on a 400-character comment).
+    """
+    automaton = ahocorasick.Automaton()
+    for part in _NEEDLES:
+        automaton.add_word(part, part)
+    automaton.make_automaton()
+    return automaton
+
+
+_FIND_NEEDLES = _needle_automaton().iter
 #: Characters that IGNORECASE matches to a letter other than their lower case (İ, ı, ſ):
 #: a sentence with one runs every pattern.
 _FOLD_UNSAFE = re.compile("[\u0130\u0131\u017f]")
@@ -335,9 +353,8 @@ class _Gate:
         if folded is None:
             return None
         labels = _DIGIT_LABELS if self.digit else frozenset()
-        for part, of in _NEEDLES.items():
-            if part in folded:
-                labels |= of
+        for part in {part for _end, part in _FIND_NEEDLES(folded)}:
+            labels |= _NEEDLES[part]
         return labels
 
     def opens(self, label: str) -> bool:
