@@ -33,6 +33,8 @@ from service.scoring.ngrams import Counts, GramCounter, Indices
 from service.scoring.sentences import split
 from service.scoring.types import ClaimType, Sentence, Span
 
+_NO_INDEX: NDArray[np.intp] = np.zeros(0, dtype=np.intp)
+
 MODEL_NAMES = {"de": "claims_de", "en": "claims_en"}
 #: A sentence with fewer words is a signature, a salutation or a heading fragment.
 MIN_CLAIM_WORDS = 4
@@ -546,6 +548,11 @@ class _Batch:
             tokens += found
             token_sentence += [i] * len(found)
         vocabulary = document.grams.vocabulary
+        if document.grams.words_coded:
+            index, owner = _word_hits(document.grams, tokens, token_sentence)
+            if not index.size:
+                return 0.0, np.zeros(self.n)
+            return self._word_shares(document, sentence, index, owner)
         hits: list[int] = []
         owners: list[int] = []
         low_n, high_n = document.ngram_range
@@ -568,6 +575,17 @@ class _Batch:
             return 0.0, np.zeros(self.n)
         index = np.asarray(hits, dtype=np.intp)
         owner = np.asarray(owners, dtype=np.intp)
+        return self._word_shares(document, sentence, index, owner)
+
+    def _word_shares(
+        self,
+        document: _TfidfPart,
+        sentence: _TfidfPart | None,
+        index: NDArray[np.intp],
+        owner: NDArray[np.intp],
+    ) -> tuple[float, Matrix]:
+        """Return word_logits' shares from the found n-grams and their sentences (-1: none)."""
+        vocabulary = document.grams.vocabulary
         distinct, counts = np.unique(index, return_counts=True)
         doc = document.logit(distinct, counts)
         if sentence is None:
@@ -580,6 +598,25 @@ class _Batch:
         distinct, counts = _distinct(key, self.n * width)
         per = sentence.logits(distinct // width, distinct % width, counts, self.n)
         return doc, per
+
+
+def _word_hits(
+    grams: GramCounter, tokens: list[str], token_sentence: list[int]
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """Return the vocabulary indices of the word 1-2-grams of tokens and their sentences.
+
+    Tokens become their numbers in the counter's token list and bigrams pairs of numbers
+    (`GramCounter.word_gram_codes`), looked up in one array search instead of one dict
+    look-up and one string join per n-gram. A bigram across two sentences gets -1.
+    """
+    if not tokens:
+        return _NO_INDEX, _NO_INDEX
+    codes = grams.token_gram_codes(tokens)
+    owner = np.asarray(token_sentence, dtype=np.intp)
+    if codes.size > owner.size:  # bigrams follow the unigrams
+        owner = np.concatenate([owner, np.where(owner[:-1] == owner[1:], owner[:-1], -1)])
+    index, where = grams.lookup_each(codes)
+    return index, owner[where]
 
 
 def _score_batched(

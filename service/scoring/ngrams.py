@@ -127,7 +127,10 @@ class GramCounter:
 
     def word_gram_codes(self, text: str) -> Codes:
         """Return the code of every word n-gram of text (only for `words_coded` counters)."""
-        tokens = self._tokenize(text.lower() if self.lowercase else text)
+        return self.token_gram_codes(self._tokenize(text.lower() if self.lowercase else text))
+
+    def token_gram_codes(self, tokens: list[str]) -> Codes:
+        """Return the codes of the word n-grams of tokens: unigrams, then bigrams in order."""
         if not tokens:
             return _NO_CODES
         numbers = np.fromiter(
@@ -205,6 +208,16 @@ class GramCounter:
         where[where == known.size] = 0
         hit = known[where] == distinct
         return self._index[where[hit]], counts[hit].astype(np.int64, copy=False), distinct[hit]
+
+    def lookup_each(self, codes: Codes) -> tuple[Indices, Indices]:
+        """Return the vocabulary index of each known code and the code's position in codes."""
+        if not codes.size:
+            return _EMPTY, _EMPTY
+        known = self._codes
+        where = np.searchsorted(known, codes)
+        where[where == known.size] = 0
+        hit = np.flatnonzero(known[where] == codes)
+        return self._index[where[hit]], hit
 
     def word_codes(self, words: list[str]) -> tuple[Codes, Indices]:
         """Return the distinct n-gram codes of each word, and which word each code is of.

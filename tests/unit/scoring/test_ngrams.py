@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -86,3 +87,20 @@ def test_word_codes_from_the_cache_are_the_computed_ones() -> None:
         assert owner.tolist() == fresh[1].tolist()
     empty_codes, empty_owner = counter.word_codes([])
     assert empty_codes.size == 0 and empty_owner.size == 0
+
+
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2)])
+def test_lookup_each_finds_every_in_vocabulary_n_gram_of_the_tokens(
+    ngram_range: tuple[int, int],
+) -> None:
+    vectorizer = TfidfVectorizer(analyzer="word", ngram_range=ngram_range).fit(TRAIN)
+    counter = GramCounter(vectorizer)
+    vocabulary = vectorizer.vocabulary_
+    for text in TEXTS:
+        tokens = counter._tokenize(text.lower())
+        grams = list(tokens)
+        if ngram_range[1] == 2:
+            grams += [f"{a} {b}" for a, b in pairwise(tokens)]
+        index, where = counter.lookup_each(counter.token_gram_codes(tokens))
+        expected = [(k, vocabulary[g]) for k, g in enumerate(grams) if g in vocabulary]
+        assert list(zip(where.tolist(), index.tolist(), strict=True)) == expected
