@@ -135,6 +135,20 @@ def best_threshold(
     return float(threshold), float(f1)
 
 
+def calibration_error(
+    y: np.ndarray[Any, Any], proba: np.ndarray[Any, Any], bins: int = 10
+) -> float:
+    """Return the expected calibration error over equal-width probability bins."""
+    edges = np.linspace(0, 1, bins + 1)
+    index = np.clip(np.digitize(proba, edges[1:-1]), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            total += float(mask.mean()) * abs(float(proba[mask].mean()) - float(y[mask].mean()))
+    return total
+
+
 def library_versions() -> dict[str, str]:
     """Return the versions that decide whether an artifact loads (scikit-learn above all)."""
     import scipy

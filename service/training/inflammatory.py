@@ -184,7 +184,7 @@ def train_german(data_dir: Path, out_dir: Path, progress: Progress) -> None:
     )
     model = wording.WordingModel(C=best_c, random_state=common.SEED % (2**31))
     model.fit(rows.texts, rows.labels)
-    calibration = _calibration(y, proba)
+    calibration = round(common.calibration_error(y, proba), 4)
     card = common.new_card(
         NAME,
         VERSION,
@@ -239,15 +239,3 @@ def train_german(data_dir: Path, out_dir: Path, progress: Progress) -> None:
         },
     )
     common.write_artifact(out_dir, NAME, model, card)
-
-
-def _calibration(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
-    """Return the expected calibration error of out-of-fold probabilities (10 bins)."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(proba, edges[1:-1]), 0, bins - 1)
-    error = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            error += mask.mean() * abs(float(proba[mask].mean()) - float(y[mask].mean()))
-    return round(error, 4)

@@ -291,7 +291,7 @@ def evaluate(
             "macro_f1": round(common.macro_f1(y, proba >= t), 4),
             "roc_auc": round(float(roc_auc_score(y, proba)), 4),
             "brier": round(float(brier_score_loss(y, proba)), 4),
-            "expected_calibration_error": round(calibration_error(y, proba), 4),
+            "expected_calibration_error": round(common.calibration_error(y, proba), 4),
         }
     }
     for name in sorted(set(groups.tolist())):
@@ -306,20 +306,6 @@ def evaluate(
             "corpus_best_threshold": best_t,
         }
     return out
-
-
-def calibration_error(
-    y: np.ndarray[Any, Any], proba: np.ndarray[Any, Any], bins: int = 10
-) -> float:
-    """Return the expected calibration error over equal-width probability bins."""
-    edges = np.linspace(0, 1, bins + 1)
-    index = np.clip(np.digitize(proba, edges[1:-1]), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        mask = index == b
-        if mask.any():
-            total += float(mask.mean()) * abs(float(proba[mask].mean()) - float(y[mask].mean()))
-    return total
 
 
 def train_toxicity(
