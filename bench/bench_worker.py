@@ -155,6 +155,11 @@ def texts(n: int, kind: str) -> list[str]:
     """Comments of realistic length cut from the reference letter, each a little different."""
     if kind == "bench":
         return [BENCH_TEXT.format(n=i) for i in range(n)]
+    if kind == "mixed":  # bench_load's default: distinct real comments, a few letters
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from bench_load import Texts
+
+        return [text for _, text in Texts("mixed", n).items]
     sentences = [s.strip() for s in SEED_LETTER.read_text(encoding="utf-8").split(".") if s]
     out = []
     for i in range(n):
@@ -277,7 +282,7 @@ def main() -> None:
         "--postgres", action="store_true", help="a throwaway database on 127.0.0.1:5432"
     )
     parser.add_argument("--redis", action="store_true", help="copy index in a private Redis")
-    parser.add_argument("--texts", choices=("seed", "bench"), default="seed")
+    parser.add_argument("--texts", choices=("seed", "bench", "mixed"), default="seed")
     parser.add_argument(
         "--authors", action="store_true", help="each submission with its own author"
     )
