@@ -61,7 +61,7 @@ class GramCounter:
             and params["input"] == "content"
             and 1 <= min_n <= 3  # a padded word has 3+ characters: no short-word case
             and min_n <= max_n <= MAX_CODED_CHARS
-            and len(alphabet) + 2 < 1 << CHAR_BITS
+            and _CHARS.add(alphabet)
         )
         self.lowercase = bool(params["lowercase"])
         self.min_n, self.max_n = int(min_n), int(max_n)
@@ -82,11 +82,9 @@ class GramCounter:
             self._init_words()
         if not self.coded:
             return
-        # Character numbers start at 1 (0 means "no character" in shorter n-grams); a
-        # character outside the vocabulary's gets a number no vocabulary code contains.
-        self._alphabet = np.asarray([ord(ch) for ch in alphabet], dtype=np.int64)
-        self._unknown = len(alphabet) + 1
-        position = {ch: i + 1 for i, ch in enumerate(alphabet)}
+        # Character numbers (_CHARS, shared by all counters) start at 1: 0 means "no
+        # character" in shorter n-grams.
+        position = _CHARS.number
         codes = np.fromiter(
             (
                 sum(position[ch] << (CHAR_BITS * k) for k, ch in enumerate(gram))
@@ -166,32 +164,17 @@ class GramCounter:
 
         The n-grams of a text are those of its whitespace-separated words, each padded
         with one space, all lengths from min_n to max_n that fit in the padded word
-        (what scikit-learn's _char_wb_ngrams yields, there in another order). Only for
-        `coded` counters; codes of several texts may be joined and looked up together.
+        (what scikit-learn's _char_wb_ngrams yields, there in another order): first all
+        of length min_n in word order, then min_n + 1 and so on. Only for `coded`
+        counters; codes of several texts may be joined and looked up together. Counters
+        share the character numbers and the last texts' codes (`_RecentTexts`): the claims
+        and toxicity models count the same comment's n-grams once.
         """
-        words = (text.lower() if self.lowercase else text).split()
-        if not words:
-            return _NO_CODES
-        # The padded words side by side: " w1  w2  w3 ".
-        joined = " " + "  ".join(words) + " "
-        points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        alphabet = self._alphabet
-        where = np.searchsorted(alphabet, points)
-        where[where == alphabet.size] = 0
-        chars = np.where(alphabet[where] == points, where + 1, self._unknown).astype(np.int64)
-        lengths = np.fromiter(map(len, words), dtype=np.intp, count=len(words)) + 2
-        word_of = np.repeat(np.arange(len(words)), lengths)
-        size = chars.size
-        out = []
-        code = chars
-        for n in range(1, self.max_n + 1):
-            if n > size:
-                break
-            if n > 1:
-                code = code[: size - n + 1] | (chars[n - 1 :] << (CHAR_BITS * (n - 1)))
-            if n >= self.min_n:
-                out.append(code[word_of[: size - n + 1] == word_of[n - 1 :]])
-        return np.concatenate(out) if out else _NO_CODES
+        blocks = _LAST.blocks(text.lower() if self.lowercase else text, self.max_n)
+        wanted = blocks[self.min_n - 1 : self.max_n]
+        if len(wanted) == 1:
+            return wanted[0]
+        return np.concatenate(wanted) if wanted else _NO_CODES
 
     def lookup(self, codes: Codes) -> tuple[Indices, Counts]:
         """Return the vocabulary indices of the distinct known codes, and their counts."""
@@ -242,7 +225,8 @@ class GramCounter:
         return np.concatenate(found), np.repeat(np.arange(len(words)), sizes)
 
     def _word_codes(self, words: list[str]) -> tuple[Codes, Indices]:
-        codes = self.codes(" ".join(words))
+        blocks = _blocks(" ".join(words), self.max_n)[self.min_n - 1 : self.max_n]
+        codes = np.concatenate(blocks) if blocks else _NO_CODES
         if not codes.size:
             return _NO_CODES, _EMPTY
         # codes() gives the n-grams of each length in word order; recover the word of each.
@@ -257,3 +241,100 @@ class GramCounter:
         first = np.ones(codes.size, dtype=bool)
         first[1:] = (codes[1:] != codes[:-1]) | (word[1:] != word[:-1])
         return codes[first], word[first]
+
+
+#: The character number no vocabulary n-gram contains (a character no counter knows).
+UNKNOWN_CHAR = (1 << CHAR_BITS) - 1
+
+
+class _CharTable:
+    """One numbering of characters for every coded GramCounter of the process.
+
+    Each counter adds the characters of its vocabulary; a number never changes once
+    given. A text's codes under the current numbering are right for every counter (a
+    character another counter added appears in none of this one's vocabulary codes, just
+    like UNKNOWN_CHAR), so two counters can share them.
+    """
+
+    def __init__(self) -> None:
+        self.number: dict[str, int] = {}
+        self.points: Codes = _NO_CODES
+        self.numbers: Codes = _NO_CODES
+        #: Grows when characters are added (the codes of `_LAST` are then stale).
+        self.version = 0
+
+    def add(self, alphabet: list[str]) -> bool:
+        """Number the new characters; False if they do not fit in CHAR_BITS."""
+        new = [ch for ch in alphabet if ch not in self.number]
+        if len(self.number) + len(new) >= UNKNOWN_CHAR:
+            return False
+        if not new:
+            return True
+        for ch in new:
+            self.number[ch] = len(self.number) + 1
+        points = np.fromiter(map(ord, self.number), dtype=np.int64, count=len(self.number))
+        numbers = np.fromiter(self.number.values(), dtype=np.int64, count=len(self.number))
+        order = np.argsort(points)
+        self.points, self.numbers = points[order], numbers[order]
+        self.version += 1
+        return True
+
+
+_CHARS = _CharTable()
+
+
+def _blocks(text: str, max_n: int) -> list[Codes]:
+    """Return the char_wb n-gram codes of text per length 1..max_n (fewer if it is short)."""
+    words = text.split()
+    if not words:
+        return []
+    # The padded words side by side: " w1  w2  w3 ".
+    joined = " " + "  ".join(words) + " "
+    points = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    known = _CHARS.points
+    if known.size:
+        where = np.searchsorted(known, points)
+        where[where == known.size] = 0
+        chars = np.where(known[where] == points, _CHARS.numbers[where], UNKNOWN_CHAR)
+    else:  # no character numbered yet: all are unknown
+        chars = np.full(points.size, UNKNOWN_CHAR, dtype=np.int64)
+    lengths = np.fromiter(map(len, words), dtype=np.intp, count=len(words)) + 2
+    word_of = np.repeat(np.arange(len(words)), lengths)
+    size = chars.size
+    out = []
+    code = chars
+    for n in range(1, max_n + 1):
+        if n > size:
+            break
+        if n > 1:
+            code = code[: size - n + 1] | (chars[n - 1 :] << (CHAR_BITS * (n - 1)))
+        out.append(code if n == 1 else code[word_of[: size - n + 1] == word_of[n - 1 :]])
+    return out
+
+
+class _RecentTexts:
+    """The n-gram codes of the last few texts counted, per length (shared by all counters).
+
+    A comment's toxicity and claims models count it one after the other; explaining a
+    flagged comment counts up to three single words in between, so four are kept.
+    """
+
+    KEEP = 4
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[int, int, list[Codes]]] = {}
+
+    def blocks(self, text: str, max_n: int) -> list[Codes]:
+        entry = self.entries.get(text)
+        if entry is not None and entry[0] == _CHARS.version and max_n <= entry[1]:
+            return entry[2]
+        codes = _blocks(text, max_n)
+        entries = self.entries
+        entries.pop(text, None)
+        while len(entries) >= self.KEEP:  # the oldest goes
+            entries.pop(next(iter(entries)), None)
+        entries[text] = (_CHARS.version, max_n, codes)
+        return codes
+
+
+_LAST = _RecentTexts()

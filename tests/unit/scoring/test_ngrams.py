@@ -104,3 +104,18 @@ def test_lookup_each_finds_every_in_vocabulary_n_gram_of_the_tokens(
         index, where = counter.lookup_each(counter.token_gram_codes(tokens))
         expected = [(k, vocabulary[g]) for k, g in enumerate(grams) if g in vocabulary]
         assert list(zip(where.tolist(), index.tolist(), strict=True)) == expected
+
+
+def test_counters_sharing_a_texts_codes_each_count_their_own_n_grams() -> None:
+    first = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5)).fit(TRAIN[:2])
+    counter = GramCounter(first)
+    for text in TEXTS:  # codes remembered before the second counter numbers its characters
+        counter.counts(text)
+    second = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).fit(TRAIN[2:])
+    other = GramCounter(second)
+    for text in TEXTS:
+        for vectorizer, mine in ((second, other), (first, counter), (second, other)):
+            index, counts = mine.counts(text)
+            assert dict(zip(index.tolist(), counts.tolist(), strict=True)) == counted(
+                vectorizer, text
+            )
