@@ -114,14 +114,7 @@ def test_the_sentence_and_document_models_share_their_n_grams(trained: Path) -> 
     entry = claims._compiled(trained, "claims_de")
     assert entry.twins is not None
     assert sorted(t for t in entry.twins if t is not None) == list(range(len(entry.sentence.parts)))
-    text = "In Husum hat das Theater 2001 genau 500 Euro gekostet. Jena baut 2020 eine Brücke."
-    bounds = [(0, 54), (55, len(text))]
-    batched = claims._score_batched(text, bounds, entry)
-    assert batched is not None
-    alone_typed, alone_proba = claims._score_by_sentence(text, bounds, entry)
-    assert batched[1] == pytest.approx(alone_proba, abs=1e-12)
-    for a, b in zip(batched[0].sentences, alone_typed.sentences, strict=True):
-        assert a.score == pytest.approx(b.score, abs=1e-12)
+    _assert_batched_equals_one_by_one(entry)
 
 
 def test_a_sentence_model_without_char_n_grams_still_shares_the_word_counts(
@@ -168,6 +161,11 @@ def test_a_sentence_model_without_char_n_grams_still_shares_the_word_counts(
     twins = full.document.matching_parts(sentence)
     assert twins is not None and sum(t is not None for t in twins) == 1
     entry = dataclasses.replace(full, sentence=sentence, twins=twins)
+    _assert_batched_equals_one_by_one(entry)
+
+
+def _assert_batched_equals_one_by_one(entry: claims.LoadedModel) -> None:
+    """Scoring two sentences in one n-gram count gives what scoring them one by one gives."""
     text = "In Husum hat das Theater 2001 genau 500 Euro gekostet. Jena baut 2020 eine Brücke."
     bounds = [(0, 54), (55, len(text))]
     batched = claims._score_batched(text, bounds, entry)
