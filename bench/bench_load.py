@@ -54,7 +54,17 @@ from stack import Stack, base_env, session_cpu_s, temp_dir, wait
 from service.signing import signed_headers
 from tests.support import RedisServer, postgres_database
 
-LUA = """
+# wrk prints its summary as one parseable line (both scripts end with it).
+HEALTH_LUA = """
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n",
+    summary.requests, summary.duration, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+LUA = (
+    """
 local reqs = {REQUESTS}
 local key = "{KEY}"
 local i = 0
@@ -67,22 +77,9 @@ request = function()
     ["X-Modassist-Timestamp"] = r[2],
     ["X-Modassist-Signature"] = r[3],
   }, r[1])
-end
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n",
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
-"""
-HEALTH_LUA = """
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %d %d %d %d %d\\n",
-    summary.requests, summary.duration, summary.errors.status,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), latency.max))
-end
-"""
+end"""
+    + HEALTH_LUA
+)
 TEXT = "Leserkommentar {n}: Die Stadt hat die Gebühren erhöht, das finde ich falsch."
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # The German corpora bench/bench_scoring.py samples its 400-character comments from.
