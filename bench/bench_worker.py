@@ -58,13 +58,12 @@ STAGES: list[tuple[Any, str, str]] = [
     (copies, "candidate_references", "candidates"),
     (copyindex.CopyIndex, "query", "redis query"),
     (Scorer, "score", "score"),
-    (copies, "record_scored", "record_scored"),
+    (copies, "index_scored", "index_scored"),
     (copies, "assign_campaign", "campaign"),
     (copyindex.CopyIndex, "add", "redis add"),
-    (learning, "add_likely_rejected", "likely_rejected"),
-    (learning, "score_likely_rejected", "likely_rejected"),
-    (rules, "apply_rules", "rules"),
-    (rules, "apply_rules_in", "rules"),
+    (learning.Learned, "signal", "likely_rejected"),
+    (rules, "outcome_for", "rules"),
+    (rules, "apply_rules", "rule decision"),
 ]
 
 

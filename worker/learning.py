@@ -1,11 +1,10 @@
 """The learned signal `likely_rejected` after scoring, and the periodic retraining per site.
 
-A separate step after scoring: the site's active model (or the general model shipped as
-artifact `likely_rejected_de`) scores the text and the signal is added to the stored
-result, with the site's threshold (else the general model's). Models are loaded once per
-process and cached by site and version. The worker looks the model up in the transaction
-that claims the submission and adds the signal before storing the result (`Learned`,
-`with_signal`), so the result is written once.
+The site's active model (or the general model shipped as artifact `likely_rejected_de`)
+scores the text, with the site's threshold (else the general model's). Models are loaded
+once per process and cached by site and version. The worker looks the model up in the
+transaction that claims the submission and adds the signal to the scoring result before
+storing it (`Learned`, `with_signal`), so the result is written once.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from service.scoring import artifacts, priority
 from service.scoring.likely_rejected import SIGNAL, DecisionModel
 from service.scoring.types import SignalScore
 from service.storage import site_models
-from service.storage.models import Result, Site, SiteModel, Submission
+from service.storage.models import Site, SiteModel
 
 log = logging.getLogger(__name__)
 
@@ -116,33 +115,6 @@ def with_signal(data: Mapping[str, Any], signal: SignalScore) -> tuple[dict[str,
     )
     out["priority"] = round(new_priority, 4)
     return out, new_priority
-
-
-def add_likely_rejected(
-    sessions: sessionmaker[Session], submission_id: str, models_dir: Path | None
-) -> float | None:
-    """Score a stored submission with the site's model and add the signal to its result.
-
-    The worker computes the signal before storing the result (`Learned`, `with_signal`);
-    this is the same as a separate step on a stored result.
-    """
-    with sessions() as session, session.begin():
-        row = session.get(Submission, submission_id)
-        if row is None:
-            return None
-        result = session.scalar(select(Result).where(Result.submission_id == submission_id))
-        if result is None:
-            return None
-        signal = Learned.for_site(session, row.site_id, models_dir).signal(
-            row.text, row.site.settings
-        )
-        if signal is None:
-            return None
-        data, new_priority = with_signal(result.data, signal)
-        result.priority = new_priority
-        row.priority = new_priority
-        result.data = data  # a new dict: the JSON column is seen as changed
-    return signal.score
 
 
 def retrain_all(

@@ -56,16 +56,9 @@ def apply_rules(
         row = session.get(Submission, submission_id)
         if row is None or row.status != SCORED or row.result is None:
             return None
-        try:
-            rules, allow_reject = rules_of(row.site.settings)
-        except RuleError:
-            log.warning("rules: site %s has unusable rules, none applied", row.site_id)
+        outcome = outcome_for(row.site_id, row.site.settings, row.result.data.get("signals") or {})
+        if outcome is None:
             return None
-        if not rules:
-            return None
-        outcome = evaluate(
-            rules, row.result.data.get("signals") or {}, allow_auto_reject=allow_reject
-        )
         if outcome.decision is None:
             cap = outcome.priority_cap
             if cap is not None and (row.priority or 0.0) > cap:

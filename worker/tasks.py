@@ -353,8 +353,13 @@ def _claim_submission(
     claimed = _rowcount(
         session.execute(
             _CLAIM,
-            {"sid": submission_id, "seen": seen, "now": now, "next": seen + 1}
-            | {"until": now + lease},
+            {
+                "sid": submission_id,
+                "seen": seen,
+                "now": now,
+                "next": seen + 1,
+                "until": now + lease,
+            },
         )
     )
     session.commit()

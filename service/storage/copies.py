@@ -1,8 +1,9 @@
 """Copy detection around the database: candidates for scoring, indexing, campaigns, erasure.
 
-The worker calls `candidate_references` before scoring and `record_scored` after storing
-the result; the articles endpoint calls `index_article`; author erasure calls
-`forget_author`; `modassist copyindex rebuild` calls `rebuild`.
+The worker calls `candidate_references` before scoring, `index_scored` after scoring and
+`assign_campaign` in the transaction that stores the result; the articles endpoint calls
+`index_article`; author erasure calls `forget_author`; `modassist copyindex rebuild`
+calls `rebuild`.
 
 What GDPR erasure means here: the erased author's submissions leave the copy index, so
 their text is never again shown as the source of someone else's letter, nor used to pull
@@ -143,28 +144,6 @@ def _article_ref(article: Article) -> Reference:
         title=article.title,
         external_id=article.external_id,
     )
-
-
-def record_scored(
-    session: Session,
-    client: redis.Redis | None,
-    submission: Submission | str,
-    data: MutableMapping[str, Any],
-) -> str | None:
-    """Index a scored submission and put it into a campaign; return the campaign id.
-
-    Call inside the transaction that stores the result, before or after the result row is
-    added: the campaign id and the `campaign` field of the matched submissions' results
-    are written in it, and `data` (the submission's own result) gets its `campaign` field.
-    `submission` may be a row loaded by another (closed) session: only its id, text,
-    author and site are read.
-    """
-    row = session.get(Submission, submission) if isinstance(submission, str) else submission
-    if row is None:
-        raise ValueError(f"submission {submission} does not exist")
-    campaign = assign_campaign(session, row, data.get("spans", ()), data)
-    index_scored(client, row)
-    return campaign
 
 
 def index_scored(client: redis.Redis | None, row: Submission) -> None:

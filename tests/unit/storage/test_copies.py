@@ -71,7 +71,8 @@ def score_and_record(session: Session, client: redis.Redis, row: Submission) -> 
     CopyingPhase()(doc, out)
     result = score(session, row)
     result.data = {**result.data, "spans": [s.to_dict() for s in out.spans]}
-    campaign = copies.record_scored(session, client, row.id, result.data)
+    copies.index_scored(client, row)
+    campaign = copies.assign_campaign(session, row, result.data["spans"], result.data)
     session.commit()
     return campaign
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -12,8 +13,10 @@ from service.scoring import priority
 from service.scoring.types import SignalScore
 from service.storage import decisions, site_models
 from service.storage.models import AuditEvent, Result, SiteModel, utcnow
+from service.storage.submissions import SubmissionIn, ingest
 from tests.queue_support import add_submission, make_site, make_user, result_data
 from worker import learning
+from worker.tasks import Runtime, score_submission
 
 HOSTILE = ["Du Idiot", "Lügenpresse", "Volksverräter", "halt die Klappe", "Vollpfosten"]
 CALM = ["danke für den Artikel", "gute Analyse", "ich sehe das anders", "interessante Zahlen"]
@@ -90,38 +93,38 @@ def test_rule_decisions_do_not_teach(db_session: Session) -> None:
     assert site_models.human_decisions(db_session, site.id) == []
 
 
-def test_learned_signal_added_to_the_result(db_session: Session, engine: sa.Engine) -> None:
+def test_the_worker_stores_the_learned_signal_and_counts_it_in_the_priority(
+    db_session: Session, make_runtime: Callable[..., Runtime]
+) -> None:
     site = make_site(db_session, "Tagblatt", callback_url=None)
     user = make_user(db_session, site, "mod@example.org")
     _decide(db_session, (site, user.id), 250, 0, seed=4)
     assert site_models.retrain(db_session, site.id, None).outcome == "accepted"
     db_session.commit()
-    sessions = sessionmaker(engine)
+    rt = make_runtime()
     scores = {}
     for name, text in [("calm", "Danke, gute Analyse."), ("hostile", "Lügenpresse, du Idiot.")]:
-        sub = add_submission(
-            db_session, site, name, text, data=result_data(text, {"toxicity": 0.1})
-        )
+        row, created = ingest(db_session, site, SubmissionIn(name, text, "comment"))
+        assert created
         db_session.commit()
-        scores[name] = learning.add_likely_rejected(sessions, sub.id, None)
+        assert score_submission(rt, row.id).outcome == "scored"
         db_session.expire_all()
-        result = db_session.scalars(sa.select(Result).where(Result.submission_id == sub.id)).one()
+        result = db_session.scalars(sa.select(Result).where(Result.submission_id == row.id)).one()
         signal = result.data["signals"]["likely_rejected"]
-        assert signal["version"] == "site-1" and signal["score"] == round(scores[name] or 0, 4)
-        assert "toxicity" in result.data["signals"]  # the other signals stay
+        assert signal["version"] == "site-1"
+        scores[name] = signal["score"]
+        assert "toxicity" in result.data["signals"]  # the scorer's signals stay
         # The queue's order counts the learned signal: stored priorities include it.
-        expected = priority.combine(
-            {
-                k: SignalScore(v["score"], v["flagged"], v["threshold"])
-                for k, v in result.data["signals"].items()
-            }
-        )
+        signals = {
+            k: SignalScore(v["score"], v["flagged"], v["threshold"])
+            for k, v in result.data["signals"].items()
+        }
+        expected = priority.combine(signals)
         assert result.priority == result.submission.priority == expected
         assert result.data["priority"] == round(expected, 4)
-        assert expected > priority.combine(
-            {"toxicity": SignalScore(0.1, False, 0.5)}
-        )  # the learned signal raised it
-    assert (scores["hostile"] or 0) > 0.5 > (scores["calm"] or 1)
+        del signals["likely_rejected"]
+        assert expected > priority.combine(signals)  # the learned signal raised it
+    assert scores["hostile"] > 0.5 > scores["calm"]
     assert db_session.scalar(sa.select(sa.func.count()).select_from(SiteModel)) == 1
 
 
