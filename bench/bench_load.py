@@ -35,6 +35,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -198,15 +199,17 @@ def _count(engine: sa.Engine) -> int:
         return int(conn.scalar(sa.text("SELECT count(*) FROM submissions")) or 0)
 
 
-def _ingest(stack: Stack, engine: sa.Engine, step_s: float) -> list[str]:
+def _ingest(
+    stack: Stack, engine: sa.Engine, step_s: float, steps: tuple[int, ...] = (1, 4, 16, 32)
+) -> list[str]:
     lines = [
         "| connections | requests/s | accepted/s | p50 ms | p99 ms | max ms | errors | load |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for connections in (1, 4, 16, 32):
-        script = stack.tmp / f"ingest-{connections}.lua"
+    for k, connections in enumerate(steps):
+        script = stack.tmp / f"ingest-{k}-{connections}.lua"
         # Enough distinct submissions that none repeats within the step (a repeat is a 200).
-        _script(stack, f"c{connections}", int(1500 * step_s), script)
+        _script(stack, f"s{k}c{connections}", int(1500 * step_s), script)
         before = _count(engine)
         r = _wrk(stack.web_url, script, connections, step_s)
         accepted = _count(engine) - before
@@ -363,6 +366,11 @@ def main() -> None:
         default=16,
         help="paced sender threads (8 fell behind 100/s on a busy box: 86-89/s sent)",
     )
+    parser.add_argument(
+        "--connections",
+        default="1,4,16,32",
+        help="wrk connections per ingest step, comma-separated (repeat a number to repeat a step)",
+    )
     parser.add_argument("--out", default="", help="results file name (default by mode)")
     parser.add_argument(
         "--e2e-only", action="store_true", help="only the end-to-end phase (load-e2e-RATE.txt)"
@@ -373,6 +381,12 @@ def main() -> None:
         help="only the ingest steps and the /healthz ratio (load-ingest.txt)",
     )
     args = parser.parse_args()
+    try:
+        steps = tuple(int(c) for c in args.connections.split(","))
+    except ValueError:
+        parser.error("--connections: comma-separated whole numbers, e.g. 4,8,16")
+    if shutil.which("wrk") is None:
+        parser.error("wrk not found: install Debian's load generator (apt-get install -y wrk)")
     tmp = temp_dir("bench-load-")
     broker = RedisServer(tmp / "redis")
     broker.start()
@@ -390,7 +404,7 @@ def main() -> None:
                 stack.serve(workers=args.web_workers)
                 engine = stack.engine()
                 if not args.e2e_only:
-                    out += _ingest(stack, engine, args.step_s)
+                    out += _ingest(stack, engine, args.step_s, steps)
                     out += _health_ratio(stack, engine, args.step_s)
                 if not args.ingest_only:
                     out += _end_to_end(
