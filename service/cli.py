@@ -184,12 +184,26 @@ def copyindex() -> None:
     """The copy-detection index in Redis (copied text, campaigns)."""
 
 
+#: Texts between two progress lines of `copyindex rebuild`.
+_PROGRESS_EVERY = 10_000
+
+
 @copyindex.command("rebuild")
-def copyindex_rebuild() -> None:
+@click.option(
+    "--wait-seconds",
+    type=float,
+    default=None,
+    help="How long to wait for the rebuild lock that the workers' watch may hold "
+    "(default: the lock's lifetime, 120 s); then exit with an error.",
+)
+def copyindex_rebuild(wait_seconds: float | None) -> None:
     """Rebuild the copy index from the database (articles and scored submissions).
 
-    Use after Redis lost its data or to drop the tombstones of replaced and removed texts.
-    Submissions of erased authors are left out.
+    Use after Redis was restored from an old snapshot or to drop the tombstones of
+    replaced and removed texts. Submissions of erased authors are left out. Runs the
+    workers' rebuild steps (service.storage.copywatch) to the end under their lock:
+    waits for a step of theirs to finish, continues a rebuild they have under way, and
+    leaves the index marked ready. Prints progress on stderr and the counts as JSON.
     """
     from service.storage import copies, copywatch
     from service.storage.db import make_engine, make_session_factory
@@ -197,14 +211,23 @@ def copyindex_rebuild() -> None:
     settings = Settings.from_env()
     engine = make_engine(settings)
     client = copies.client_for(settings.redis_url)
+    report = _progress("copyindex")
+    shown = [0]
+
+    def progress(state: copywatch.IndexState) -> None:
+        if state.done // _PROGRESS_EVERY > shown[0] // _PROGRESS_EVERY:
+            report(f"{state.done} of {state.total} texts")
+        shown[0] = state.done
+
     try:
-        with make_session_factory(engine)() as session:
-            counts = copies.rebuild(session, client, _progress("copyindex"))
+        wait_s = copywatch.LOCK_WAIT_S if wait_seconds is None else wait_seconds
+        counts = copywatch.rebuild(
+            client, make_session_factory(engine), progress=progress, wait_s=wait_s
+        )
+    except copywatch.RebuildBusy as exc:
+        raise click.ClickException(str(exc)) from exc
     finally:
         engine.dispose()
-    # The index is complete: the workers' watch (service.storage.copywatch) need not
-    # rebuild it a second time.
-    copywatch.mark_ready(client, texts=counts["articles"] + counts["submissions"])
     click.echo(json.dumps(counts))
 
 

@@ -2,8 +2,9 @@
 
 The worker calls `candidate_references` before scoring, `index_scored` after scoring and
 `assign_campaign` in the transaction that stores the result; the articles endpoint calls
-`index_article`; author erasure calls `forget_author`; `modassist copyindex rebuild`
-calls `rebuild`.
+`index_article`; author erasure calls `forget_author`. Rebuilding the index from the
+database is `service.storage.copywatch` (the workers' watch and `modassist copyindex
+rebuild`).
 
 What GDPR erasure means here: the erased author's submissions leave the copy index, so
 their text is never again shown as the source of someone else's letter, nor used to pull
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Any, cast
 
 import redis
@@ -32,11 +33,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from service.scoring.copying import source_shares
 from service.scoring.types import Reference
-from service.storage.copyindex import PREFIX, CopyIndex, corpus_name, delete_keys
+from service.storage.copyindex import CopyIndex, corpus_name
 from service.storage.models import (
-    APPROVED,
-    REJECTED,
-    SCORED,
     Article,
     Author,
     Result,
@@ -53,8 +51,6 @@ CAMPAIGN_SIMILARITY = 0.8
 CAMPAIGN_MEMBERS_SHOWN = 50
 #: Candidates from the index that are aligned with each submission.
 CANDIDATES = 20
-#: Submissions indexed per round trip during a rebuild.
-REBUILD_BATCH = 200
 
 _clients: dict[str, redis.Redis] = {}
 _indexes: dict[tuple[int, str], CopyIndex] = {}
@@ -338,41 +334,3 @@ def forget_author(session: Session, client: redis.Redis, author_id: str) -> int:
     index = index_for(client, site)
     ids = session.scalars(select(Submission.id).where(Submission.author_id == author_id))
     return sum(1 for sid in ids if index.remove("submission", sid))
-
-
-def rebuild(
-    session: Session, client: redis.Redis, progress: Callable[[str], None] = lambda _m: None
-) -> dict[str, int]:
-    """Rebuild every corpus of the copy index from the database; return counts."""
-    delete_keys(client, f"{PREFIX}:*")
-    counts = {"articles": 0, "submissions": 0, "skipped": 0}
-    sites = {s.id: s for s in session.scalars(select(Site))}
-    for article in session.scalars(select(Article).execution_options(yield_per=500)):
-        index_article(client, sites[article.site_id], article)
-        counts["articles"] += 1
-    done: Sequence[str] = (SCORED, APPROVED, REJECTED)
-    query = (
-        select(Submission)
-        .outerjoin(Author, Submission.author_id == Author.id)
-        .where(Submission.status.in_(done), Author.erased_at.is_(None))
-        .order_by(Submission.received_at)
-        .execution_options(yield_per=500)
-    )
-    batches: dict[str, list[tuple[str, str, str]]] = {}
-    for n, sub in enumerate(session.scalars(query), start=1):
-        batch = batches.setdefault(sub.site_id, [])
-        batch.append(("submission", sub.id, sub.text))
-        if len(batch) >= REBUILD_BATCH:
-            _add_batch(index_for(client, sites[sub.site_id]), batch, counts)
-        if n % 10_000 == 0:
-            progress(f"{n} submissions")
-    for site_id, batch in batches.items():
-        _add_batch(index_for(client, sites[site_id]), batch, counts)
-    return counts
-
-
-def _add_batch(index: CopyIndex, batch: list[tuple[str, str, str]], counts: dict[str, int]) -> None:
-    added = index.add_many(batch, replace=False)
-    counts["submissions"] += added
-    counts["skipped"] += len(batch) - added
-    batch.clear()

@@ -19,12 +19,20 @@ or articles stored while the rebuild runs are indexed by the normal path and onl
 replaced when the cursor passes them. When the cursor has passed everything the marker
 says `ready`.
 
+`rebuild` is the same work done at once, in one process: `modassist copyindex rebuild`
+runs it after a restore from an old snapshot, or to drop the tombstones of replaced and
+removed texts. It waits for the lock (a beat step holds it for `budget_s` plus one chunk),
+then continues a rebuild under way or starts one, whatever the marker says, and runs it to
+the end. The marker also counts the texts that were too short to fingerprint (`skipped`)
+and the texts indexed per corpus (`indexed:<corpus>`); `summary` reads them.
+
 `status` tells /readyz and /metrics what state the index is in.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable
@@ -57,6 +65,13 @@ LOCK_TTL_S = 120
 CHUNK = 500
 #: Seconds of rebuilding per `watch` call; the caller calls again at once while unfinished.
 DEFAULT_BUDGET_S = 10.0
+#: Seconds `rebuild` waits for the lock: a beat step releases it within its budget, and the
+#: lock of a rebuilder that died expires after `LOCK_TTL_S`.
+LOCK_WAIT_S = float(LOCK_TTL_S)
+#: Seconds between two attempts to take the lock while `rebuild` waits.
+LOCK_POLL_S = 0.5
+#: Marker fields counting the texts indexed into each corpus: `indexed:<corpus>`.
+_INDEXED = "indexed:"
 
 READY = "ready"
 REBUILDING = "rebuilding"
@@ -125,15 +140,6 @@ def _state(raw: dict[Any, Any]) -> IndexState:
     return IndexState(fields.get("state") or MISSING, done, total)
 
 
-def mark_ready(client: redis.Redis, *, texts: int = 0) -> None:
-    """Record that this Redis holds a complete index (after a full rebuild)."""
-    client.delete(STATE_KEY)
-    client.hset(
-        STATE_KEY,
-        mapping={"format": FORMAT, "state": READY, "total": texts, "finished_at": int(time.time())},
-    )
-
-
 def watch(
     client: redis.Redis,
     sessions: sessionmaker[Session],
@@ -161,11 +167,83 @@ def watch(
         client.eval(_RELEASE, 1, LOCK_KEY, token)
 
 
+class RebuildBusy(RuntimeError):
+    """Another process holds the rebuild lock (or took it over during the rebuild)."""
+
+
+def rebuild(
+    client: redis.Redis,
+    sessions: sessionmaker[Session],
+    *,
+    progress: Callable[[IndexState], None] | None = None,
+    wait_s: float = LOCK_WAIT_S,
+    chunk: int = CHUNK,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Rebuild the whole index now, with the watch's steps and lock; return `summary`.
+
+    Waits up to `wait_s` for the lock, then raises `RebuildBusy`. A rebuild under way
+    (marker `rebuilding`, left by the beat task between two steps or by a rebuilder that
+    died) is continued: it began by deleting the corpora too. Otherwise the corpora are
+    deleted and rebuilt, also when the marker says `ready`. `progress` gets the state
+    after every chunk (instead of a log line per chunk, as the watch writes). Raises
+    redis.RedisError when Redis is unreachable.
+    """
+    token = uuid.uuid4().hex
+    give_up = clock() + wait_s
+    while not client.set(LOCK_KEY, token, nx=True, ex=LOCK_TTL_S):
+        if clock() >= give_up:
+            found = status(client)
+            raise RebuildBusy(
+                f"another process holds the copy index rebuild lock ({LOCK_KEY}) after "
+                f"{wait_s:.0f} s of waiting; its rebuild is {found.state}, "
+                f"{found.done} of {found.total} texts"
+            )
+        sleep(LOCK_POLL_S)
+    try:
+        found = status(client)
+        if found.state == REBUILDING:
+            log.info("copy index rebuild: continuing at %d of %d texts", found.done, found.total)
+        else:
+            _start(client, sessions, found.state)
+        state = _continue(client, sessions, token, math.inf, chunk, clock, progress)
+    finally:
+        client.eval(_RELEASE, 1, LOCK_KEY, token)
+    if state.state != READY:
+        raise RebuildBusy("the copy index rebuild lock expired and another process took over")
+    return summary(client)
+
+
+def summary(client: redis.Redis) -> dict[str, Any]:
+    """Return the counts the marker keeps: texts read, skipped, and indexed per corpus.
+
+    `articles` and `submissions` are the texts read from the database; `skipped` those
+    of them too short to fingerprint (not indexed); `corpora` the texts indexed per corpus.
+    """
+    fields = {_text(k): _text(v) for k, v in client.hgetall(STATE_KEY).items()}
+    corpora = {
+        name[len(_INDEXED) :]: int(value)
+        for name, value in sorted(fields.items())
+        if name.startswith(_INDEXED)
+    }
+    return {
+        "state": fields.get("state") or MISSING,
+        "articles": int(fields.get("articles") or 0),
+        "submissions": int(fields.get("submissions") or 0),
+        "skipped": int(fields.get("skipped") or 0),
+        "indexed": sum(corpora.values()),
+        "corpora": corpora,
+    }
+
+
 def _start(client: redis.Redis, sessions: sessionmaker[Session], why: str) -> None:
     if why == MISSING:
         log.warning("copy index: no marker in Redis (data lost or first start); rebuilding")
-    else:
+    elif why == OUTDATED:
         log.warning("copy index: marker of another format; rebuilding in format %s", FORMAT)
+    else:
+        log.info("copy index: rebuild requested (the index was %s)", why)
     # Leftovers (another format, or texts indexed since the loss) would be duplicates.
     deleted = delete_keys(client, f"{PREFIX}:*")
     with sessions() as session:
@@ -182,6 +260,7 @@ def _start(client: redis.Redis, sessions: sessionmaker[Session], why: str) -> No
             "after": "",
             "articles": 0,
             "submissions": 0,
+            "skipped": 0,
             "total": total,
             "started_at": int(time.time()),
         },
@@ -205,12 +284,20 @@ def _continue(
     deadline: float,
     chunk: int,
     clock: Callable[[], float],
+    progress: Callable[[IndexState], None] | None = None,
 ) -> IndexState:
+    """Index chunks until done or `deadline`; after each, log progress or tell `progress`."""
     fields = {_text(k): _text(v) for k, v in client.hgetall(STATE_KEY).items()}
     phase, after = fields.get("phase", "articles"), fields.get("after", "")
-    counts = {"articles": int(fields.get("articles") or 0)}
-    counts["submissions"] = int(fields.get("submissions") or 0)
+    # Texts read per phase (the progress), texts skipped, texts indexed per corpus: saved
+    # with the cursor in one write, so they count a chunk done twice once.
+    counts = {name: int(fields.get(name) or 0) for name in ("articles", "submissions", "skipped")}
+    counts.update({name: int(value) for name, value in fields.items() if name.startswith(_INDEXED)})
     total = int(fields.get("total") or 0)
+
+    def done() -> int:
+        return counts["articles"] + counts["submissions"]
+
     with sessions() as session:
         sites = {s.id: corpus_name(s.id, s.corpus_group) for s in session.scalars(select(Site))}
         while clock() < deadline:
@@ -226,7 +313,9 @@ def _continue(
             for ident, site_id, text in rows:
                 by_corpus.setdefault(sites[site_id], []).append((kind, ident, text))
             for corpus, items in by_corpus.items():
-                CopyIndex(client, corpus).add_many(items, replace=True)
+                added = CopyIndex(client, corpus).add_many(items, replace=True)
+                counts[_INDEXED + corpus] = counts.get(_INDEXED + corpus, 0) + added
+                counts["skipped"] += len(items) - added
             counts[phase] += len(rows)
             if len(rows) < chunk:
                 phase, after = ("submissions", "") if phase == "articles" else ("", "")
@@ -234,19 +323,24 @@ def _continue(
                 after = rows[-1][0]
             if _text(client.get(LOCK_KEY)) != token:  # expired and taken over: stop here
                 log.warning("copy index rebuild: lock lost, leaving the rest to its holder")
-                return IndexState(REBUILDING, sum(counts.values()), total)
+                return IndexState(REBUILDING, done(), total)
             client.expire(LOCK_KEY, LOCK_TTL_S)
             saved: dict[Any, Any] = {"phase": phase, "after": after, **counts}  # invariant type
             client.hset(STATE_KEY, mapping=saved)
-            log.info(
-                "copy index rebuild: %d of %d texts (%d articles, %d submissions)",
-                sum(counts.values()),
-                total,
-                counts["articles"],
-                counts["submissions"],
-            )
             if not phase:
                 client.hset(STATE_KEY, mapping={"state": READY, "finished_at": int(time.time())})
-                log.info("copy index rebuild: finished, %d texts", sum(counts.values()))
-                return IndexState(READY, sum(counts.values()), total, worked=True)
-    return IndexState(REBUILDING, sum(counts.values()), total, worked=True)
+            state = IndexState(REBUILDING if phase else READY, done(), total, worked=True)
+            if progress is None:
+                log.info(
+                    "copy index rebuild: %d of %d texts (%d articles, %d submissions)",
+                    done(),
+                    total,
+                    counts["articles"],
+                    counts["submissions"],
+                )
+            else:
+                progress(state)
+            if not phase:
+                log.info("copy index rebuild: finished, %d texts", done())
+                return state
+    return IndexState(REBUILDING, done(), total, worked=True)

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
-from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
-from service.cli import main
 from service.scoring.copying import CopyingPhase
 from service.scoring.document import Builder, Doc
 from service.scoring.types import SiteConfig
@@ -47,6 +44,7 @@ def client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     delete_keys(c, f"{PREFIX}:*")
     yield c
     delete_keys(c, f"{PREFIX}:*")
+    c.delete(copywatch.STATE_KEY, copywatch.LOCK_KEY)  # left by a rebuild
     c.close()
 
 
@@ -144,7 +142,7 @@ def test_corpus_group_shares_submissions_between_sites(
 
 
 def test_erased_author_leaves_the_index_and_rebuild_restores_the_rest(
-    db_session: Session, client: redis.Redis
+    db_session: Session, client: redis.Redis, engine: Any
 ) -> None:
     site, _ = make_site(db_session)
     art, _ = articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Parken", ARTICLE))
@@ -162,8 +160,8 @@ def test_erased_author_leaves_the_index_and_rebuild_restores_the_rest(
     assert found == {("submission", kept.id)}  # the article was never indexed here
 
     delete_keys(client, f"{PREFIX}:*")  # Redis wiped
-    counts = copies.rebuild(db_session, client)
-    assert counts["articles"] == 1 and counts["submissions"] == 1
+    counts = copywatch.rebuild(client, make_session_factory(engine))
+    assert (counts["articles"], counts["submissions"], counts["indexed"]) == (1, 1, 2)
     found = {(r.kind, r.id) for r in copies.candidate_references(db_session, client, probe)}
     assert found == {("submission", kept.id), ("article", art.id)}
 
@@ -172,30 +170,6 @@ def test_campaign_members_needs_an_id(db_session: Session) -> None:
     with pytest.raises(ValueError, match="submission id"):
         copies.campaign_members(db_session, None)
     assert copies.campaign_members(db_session, "no-such-id") == []
-
-
-def test_cli_rebuild_fills_a_wiped_index(
-    db_session: Session,
-    client: redis.Redis,
-    settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    site, _ = make_site(db_session)
-    articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Parken", ARTICLE))
-    db_session.commit()
-    for name, value in {
-        "MODASSIST_DATABASE_URL": settings.database_url,
-        "MODASSIST_REDIS_URL": settings.redis_url,
-        "MODASSIST_DATA_DIR": str(settings.data_dir),
-    }.items():
-        monkeypatch.setenv(name, value)
-    answer = CliRunner().invoke(main, ["copyindex", "rebuild"])
-    assert answer.exit_code == 0, answer.output
-    assert json.loads(answer.stdout.strip().splitlines()[-1])["articles"] == 1
-    probe = letter(db_session, site, "l-1", ARTICLE, "u1")
-    assert [r.kind for r in copies.candidate_references(db_session, client, probe)] == ["article"]
-    # The workers' watch sees a complete index and does not rebuild it again.
-    assert copywatch.status(client).state == copywatch.READY
 
 
 def test_replaced_article_is_found_by_its_new_text_only(

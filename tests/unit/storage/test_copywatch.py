@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import redis
+from click.testing import CliRunner
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.cli import main
 from service.settings import Settings
 from service.storage import articles, authors, copies, copywatch, submissions
 from service.storage.copyindex import PREFIX, CopyIndex
@@ -193,7 +197,7 @@ def test_an_index_of_another_format_is_replaced(
 def test_a_ready_index_is_left_alone_and_an_unreachable_redis_is_unknown(
     db_session: Session, factory: sessionmaker[Session], client: redis.Redis
 ) -> None:
-    copywatch.mark_ready(client)
+    assert copywatch.rebuild(client, factory)["state"] == copywatch.READY  # empty database
     site, _ = make_site(db_session)
     scored_letter(db_session, site, 0, "u0")  # scored but (here) never indexed
     assert copywatch.watch(client, factory).state == copywatch.READY
@@ -204,7 +208,11 @@ def test_a_ready_index_is_left_alone_and_an_unreachable_redis_is_unknown(
 
 
 def test_readyz_and_metrics_show_the_copy_index_state(
-    db_session: Session, settings: Settings, client: redis.Redis, own_redis: RedisServer
+    db_session: Session,
+    settings: Settings,
+    factory: sessionmaker[Session],
+    client: redis.Redis,
+    own_redis: RedisServer,
 ) -> None:
     from dataclasses import replace
 
@@ -215,8 +223,157 @@ def test_readyz_and_metrics_show_the_copy_index_state(
     assert answer.get_json()["copy_index"]["state"] == "missing"
     body = web.get("/metrics").get_data(as_text=True)
     assert re.search(r"^modassist_copy_index_ready 0\.0$", body, re.MULTILINE)
-    copywatch.mark_ready(client)
+    copywatch.rebuild(client, factory)
     assert web.get("/readyz").get_json()["copy_index"]["state"] == "ready"
     body = web.get("/metrics").get_data(as_text=True)
     assert re.search(r"^modassist_copy_index_ready 1\.0$", body, re.MULTILINE)
     assert re.search(r"^modassist_copy_index_rebuild_progress 1\.0$", body, re.MULTILINE)
+
+
+def index_content(client: redis.Redis) -> dict[str, dict[str, frozenset[bytes]]]:
+    """Return what the index holds, apart from its document numbers: per corpus, the band
+    values of every live text. Tombstones (numbers no text holds) are left out."""
+    content = {}
+    for key in client.scan_iter(match=f"{PREFIX}:*:ref"):
+        prefix = key.decode().removesuffix(":ref")
+        refs = {int(num): ref.decode() for num, ref in client.hgetall(key).items()}
+        bands: dict[str, set[bytes]] = {ref: set() for ref in refs.values()}
+        for bucket in client.scan_iter(match=f"{prefix}:b:*"):
+            for value, docs in client.hgetall(bucket).items():
+                for num in np.frombuffer(docs, dtype="<u4"):
+                    if int(num) in refs:
+                        bands[refs[int(num)]].add(value)
+        content[prefix.removeprefix(f"{PREFIX}:")] = {r: frozenset(b) for r, b in bands.items()}
+    return content
+
+
+def postings(client: redis.Redis) -> int:
+    """Count the document numbers in all band entries, tombstones included."""
+    return sum(
+        len(docs) // 4
+        for bucket in client.scan_iter(match=f"{PREFIX}:*:b:*")
+        for docs in client.hvals(bucket)
+    )
+
+
+@pytest.fixture
+def cli(
+    settings: Settings, own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str, str]]:
+    """Run `modassist copyindex rebuild ARGS` on this test's database and Redis."""
+    for name, value in {
+        "MODASSIST_DATABASE_URL": settings.database_url,
+        "MODASSIST_REDIS_URL": own_redis.url,
+        "MODASSIST_DATA_DIR": str(settings.data_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        answer = CliRunner().invoke(main, ["copyindex", "rebuild", *args])
+        return answer.exit_code, answer.stdout, answer.stderr
+
+    return run
+
+
+def test_the_cli_and_the_beat_rebuild_give_the_same_index(
+    db_session: Session,
+    factory: sessionmaker[Session],
+    client: redis.Redis,
+    cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    site, _ = make_site(db_session)
+    other, _ = make_site(db_session, "Kurier")
+    articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Parken", ARTICLE))
+    articles.upsert(db_session, other, articles.ArticleIn("ext-1", "Parken", ARTICLE))
+    db_session.commit()
+    for k in range(5):
+        scored_letter(db_session, site if k % 2 else other, k, f"u{k}")
+    assert authors.erase(db_session, site, "u1", actor="test") is not None
+    db_session.commit()
+    short, _ = submissions.ingest(db_session, site, payload("l-short", "Ja."))
+    db_session.commit()
+    score(db_session, short)  # too short to fingerprint: read, skipped
+
+    while copywatch.watch(client, factory, chunk=2, clock=one_step_clock()).state != "ready":
+        pass
+    by_beat, beat_counts = index_content(client), copywatch.summary(client)
+    site_corpus, other_corpus = f"site:{site.id}", f"site:{other.id}"
+    assert {corpus: len(texts) for corpus, texts in by_beat.items()} == {
+        site_corpus: 2,  # the article and letter 3 (letter 1's author is erased)
+        other_corpus: 4,  # the article and letters 0, 2, 4
+    }
+    # A replaced article leaves its old band entries behind as tombstones.
+    replaced = "Ganz anders: " + letter_text(99)
+    art, _ = articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Neu", replaced))
+    db_session.commit()
+    copies.index_article(client, site, art)
+    tombstones = postings(client)
+    articles.upsert(db_session, site, articles.ArticleIn("ext-1", "Parken", ARTICLE))
+    db_session.commit()  # the database as the beat rebuilt it
+
+    code, out, err = cli()
+    assert code == 0, err
+    by_cli = index_content(client)
+    assert by_cli == by_beat
+    assert postings(client) < tombstones  # the tombstones are gone
+    counts = json.loads(out.strip().splitlines()[-1])
+    assert counts == beat_counts
+    assert counts == {
+        "state": "ready",
+        "articles": 2,
+        "submissions": 5,  # letters 0, 2, 3, 4 and the short one
+        "skipped": 1,
+        "indexed": 6,
+        "corpora": {site_corpus: 2, other_corpus: 4},
+    }
+    # The workers' watch sees a complete index and does not rebuild it again.
+    assert copywatch.status(client).state == copywatch.READY
+    assert not copywatch.watch(client, factory).worked
+
+
+def test_the_cli_waits_for_the_lock_and_then_gives_up_clearly(
+    db_session: Session,
+    factory: sessionmaker[Session],
+    client: redis.Redis,
+    cli: Callable[..., tuple[int, str, str]],
+) -> None:
+    site, _ = make_site(db_session)
+    scored_letter(db_session, site, 0, "u0")
+    client.set(copywatch.LOCK_KEY, "a-beat-step")
+    code, out, err = cli("--wait-seconds", "0")
+    assert code == 1 and out == ""
+    assert "another process holds the copy index rebuild lock" in err
+    assert client.get(copywatch.LOCK_KEY) == b"a-beat-step"
+    assert copywatch.status(client).state == copywatch.MISSING
+
+    waits: list[float] = []
+
+    def step_ends(seconds: float) -> None:  # the beat step finishes while the CLI waits
+        waits.append(seconds)
+        client.delete(copywatch.LOCK_KEY)
+
+    assert copywatch.rebuild(client, factory, sleep=step_ends)["indexed"] == 1
+    assert waits == [copywatch.LOCK_POLL_S]
+    assert copywatch.status(client).state == copywatch.READY
+    assert client.get(copywatch.LOCK_KEY) is None
+
+
+def test_a_rebuild_by_hand_continues_the_one_under_way(
+    db_session: Session, factory: sessionmaker[Session], client: redis.Redis
+) -> None:
+    site, _ = make_site(db_session)
+    letters = [scored_letter(db_session, site, k, f"u{k}") for k in range(5)]
+    copywatch.watch(client, factory, chunk=2, clock=one_step_clock())  # starts
+    assert copywatch.watch(client, factory, chunk=2, clock=one_step_clock()).done == 2
+    index = CopyIndex(client, f"site:{site.id}")
+    assert len(index) == 2
+    shown: list[tuple[str, int]] = []
+    counts = copywatch.rebuild(
+        client, factory, chunk=2, progress=lambda s: shown.append((s.state, s.done))
+    )
+    # Not started again: the two letters indexed by the beat step were not read twice.
+    assert shown == [("rebuilding", 4), ("ready", 5)]
+    assert (counts["submissions"], counts["indexed"]) == (5, 5)
+    assert len(index) == 5
+    for k, row in enumerate(letters):
+        assert [c.id for c in index.query(letter_text(k))] == [row.id]
