@@ -32,7 +32,7 @@ from service.settings import Settings  # noqa: E402
 from service.signing import signed_headers  # noqa: E402
 from service.storage import migrate  # noqa: E402
 from service.storage.sites import create_site  # noqa: E402
-from tests.support import RedisServer, free_port  # noqa: E402
+from tests.support import RedisServer, free_port, poll  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -275,15 +275,13 @@ def _answers(url: str) -> bool:
 def wait(
     predicate: Callable[[], Any], timeout_s: float, what: str, proc: Proc | None = None
 ) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
+    """Poll `predicate` (tests.support.poll); fail at once when `proc` exits meanwhile."""
+
+    def alive() -> None:
         if proc is not None and proc.popen.poll() is not None:
             raise RuntimeError(f"{proc.name} exited:\n{proc.log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+    return poll(predicate, timeout_s, what, check=alive)
 
 
 def base_env(tmp: Path, database_url: str, redis: RedisServer, **extra: str) -> dict[str, str]:

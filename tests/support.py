@@ -1,4 +1,5 @@
-"""Helpers the fixtures use: free ports, a private Redis server, throwaway databases."""
+"""Helpers the fixtures and benches use: free ports, a private Redis server, throwaway
+databases, polling."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -100,3 +102,30 @@ def postgres_database() -> Iterator[str]:
             )
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+class PollTimeout(TimeoutError):
+    """`poll` gave up (a TimeoutError the predicate raised itself is not one)."""
+
+
+def poll(
+    predicate: Callable[[], Any],
+    timeout_s: float,
+    what: str,
+    *,
+    interval_s: float = 0.2,
+    check: Callable[[], None] = lambda: None,
+) -> Any:
+    """Call `predicate` every `interval_s` until it returns something truthy; return that.
+
+    `check` runs after each falsy answer and may raise (a process the wait is for died).
+    Raises PollTimeout naming `what` after `timeout_s`.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        check()
+        time.sleep(interval_s)
+    raise PollTimeout(f"timed out after {timeout_s:.0f} s waiting for {what}")

@@ -39,7 +39,7 @@ from service.storage.db import make_engine, make_session_factory
 from service.storage.sites import create_site
 from tests.cms import CmsReceiver
 from tests.conftest import TEST_SECRET_KEY
-from tests.support import RedisServer, free_port, postgres_database
+from tests.support import PollTimeout, RedisServer, free_port, poll, postgres_database
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -146,13 +146,11 @@ def wait_until(processes: Processes) -> Callable[..., Any]:
     def wait(
         predicate: Callable[[], Any], timeout_s: float, what: str, interval_s: float = 0.2
     ) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(interval_s)
-        pytest.fail(f"timed out after {timeout_s:.0f} s waiting for {what}\n{processes.logs()}")
+        try:
+            return poll(predicate, timeout_s, what, interval_s=interval_s)
+        except PollTimeout as exc:
+            timed_out = str(exc)
+        pytest.fail(f"{timed_out}\n{processes.logs()}")  # outside: no chained traceback
 
     return wait
 
