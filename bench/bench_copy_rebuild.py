@@ -7,6 +7,8 @@ server empty, checks that the loss is seen (marker missing, look-ups find nothin
 lets the watch rebuild in its normal steps (`budget_s` per call, called again at once, as
 the worker's beat task does). Prints texts per second (wall and per CPU-second of this
 process and of Redis) and what that means for 1,000,000 submissions + 100,000 articles.
+Then rebuilds the ready index once more as `modassist copyindex rebuild` does
+(`copywatch.rebuild`: the same steps in one call) and prints the same figures.
 
     nice -n 19 .venv/bin/python bench/bench_copy_rebuild.py [--submissions 100000]
         [--articles 10000]
@@ -20,6 +22,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -90,21 +93,27 @@ def rebuild(
     client: redis.Redis, factory: sa.orm.sessionmaker[sa.orm.Session], budget_s: float
 ) -> tuple[float, float, float, int]:
     """Call watch until ready; return (wall s, own CPU s, Redis CPU s, calls)."""
-    wall, cpu, server = time.monotonic(), time.process_time(), redis_cpu(client)
     calls = 0
-    while True:
-        calls += 1
-        state = copywatch.watch(client, factory, budget_s=budget_s)
-        if calls % 10 == 0:
-            print(f"  ... {state.done} of {state.total} texts", flush=True)
-        if state.state == copywatch.READY:
-            break
-    return (
-        time.monotonic() - wall,
-        time.process_time() - cpu,
-        redis_cpu(client) - server,
-        calls,
-    )
+
+    def steps() -> None:
+        nonlocal calls
+        while True:
+            calls += 1
+            state = copywatch.watch(client, factory, budget_s=budget_s)
+            if calls % 10 == 0:
+                print(f"  ... {state.done} of {state.total} texts", flush=True)
+            if state.state == copywatch.READY:
+                return
+
+    wall, cpu, server_cpu = timed(client, steps)
+    return wall, cpu, server_cpu, calls
+
+
+def timed(client: redis.Redis, work: Callable[[], object]) -> tuple[float, float, float]:
+    """Run `work`; return (wall s, own CPU s, Redis CPU s)."""
+    wall, cpu, server = time.monotonic(), time.process_time(), redis_cpu(client)
+    work()
+    return time.monotonic() - wall, time.process_time() - cpu, redis_cpu(client) - server
 
 
 def main() -> None:
@@ -167,6 +176,15 @@ def main() -> None:
                 f"{1.1e6 / (texts / wall) / 60:.0f} min (load average {load:.1f} at the start, "
                 f"{os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores, "
                 f"priority {os.getpriority(os.PRIO_PROCESS, 0)})"
+            )
+            load = os.getloadavg()[0]
+            wall, cpu, server_cpu = timed(client, lambda: copywatch.rebuild(client, factory))
+            print(
+                f"`modassist copyindex rebuild` (copywatch.rebuild, the ready index again): "
+                f"{texts} texts in {wall:.0f} s wall, {texts / wall:.0f} texts/s wall, "
+                f"{texts / cpu:.0f} per CPU-second here, "
+                f"{texts / max(server_cpu, 1e-9):.0f} per Redis CPU-second (load average "
+                f"{load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)"
             )
             client.close()
             engine.dispose()
