@@ -8,10 +8,11 @@ from flask import current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.dispatch import Dispatcher, celery_sender
+from service.dispatch import Dispatcher
 from service.settings import Settings
 from service.storage.db import make_engine, make_session_factory
 from service.web.cms_auth import SiteKeyCache
+from service.web.enqueue import broker_sender
 
 
 @dataclass
@@ -30,7 +31,7 @@ class Services:
             settings=settings,
             engine=engine,
             sessions=make_session_factory(engine),
-            dispatcher=Dispatcher(celery_sender(settings)),
+            dispatcher=Dispatcher(broker_sender(settings)),
             key_cache=SiteKeyCache(settings.site_key_cache_s),
         )
 
