@@ -145,16 +145,44 @@ def serve(host: str, workers: int, gunicorn_args: tuple[str, ...]) -> None:
 
 
 @main.command(context_settings=_PASS_THROUGH)
-@click.option("--concurrency", type=int, default=None, help="Processes (default: CPU count).")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Run N single-process (solo) workers under one supervisor that restarts any that "
+    "dies; less CPU per task than the prefork pool. What `make run` and compose ship.",
+)
+@click.option(
+    "--concurrency", type=int, default=None, help="Prefork pool processes (default: CPU count)."
+)
+@click.option(
+    "--solo", is_flag=True, help="One single-process worker (what --processes starts N of)."
+)
 @click.argument("celery_args", nargs=-1, type=click.UNPROCESSED)
-def worker(concurrency: int | None, celery_args: tuple[str, ...]) -> None:
-    """Run a Celery worker on the scoring and delivery queues; extra arguments go to Celery."""
+def worker(
+    processes: int | None, concurrency: int | None, solo: bool, celery_args: tuple[str, ...]
+) -> None:
+    """Run a Celery worker on the scoring and delivery queues; extra arguments go to Celery.
+
+    Scoring tasks keep their soft time limit (a hung model becomes a retry) in every mode.
+    """
     from service import runner
 
+    if sum((processes is not None, concurrency is not None, solo)) > 1:
+        raise click.UsageError("choose one of --processes, --concurrency and --solo")
     settings = runner.prepared_settings()  # the secret key exists before the pool forks
+    if processes is not None:
+        sys.exit(runner.solo_workers(processes, celery_args))
     from worker.app import app
 
-    app.worker_main(runner.worker_argv(settings, concurrency, celery_args))
+    if solo:
+        from worker.solo import POOL
+
+        # Celery's --pool takes only its own names; a configured pool is used instead.
+        app.conf.worker_pool = POOL
+        app.worker_main(runner.solo_worker_argv(settings, celery_args))
+    else:
+        app.worker_main(runner.worker_argv(settings, concurrency, celery_args))
 
 
 @main.command(context_settings=_PASS_THROUGH)
@@ -171,7 +199,9 @@ def beat(celery_args: tuple[str, ...]) -> None:
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--concurrency", default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--concurrency", default=1, show_default=True, help="Worker processes (solo, supervised)."
+)
 def run(host: str, concurrency: int) -> None:
     """Migrate, start Redis if needed, the web app, a worker and beat; Ctrl-C stops all."""
     from service import runner

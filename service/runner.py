@@ -9,6 +9,7 @@ supervisor, which then stops them in order.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -17,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
@@ -79,6 +80,14 @@ def worker_argv(settings: Settings, concurrency: int | None, extra: Sequence[str
     if concurrency is not None:
         argv += ["--concurrency", str(concurrency)]
     return [*argv, *extra]
+
+
+def solo_worker_argv(settings: Settings, extra: Sequence[str]) -> list[str]:
+    """Return Celery's argv for one solo worker (worker.solo's pool) on both queues."""
+    # No gossip and no mingle: N single-process workers per host would each talk to all
+    # the others (events every second, a sync at start) for features we do not use
+    # (revokes, worker events); remote control (inspect, shutdown) still works.
+    return [*worker_argv(settings, None, ()), "--without-gossip", "--without-mingle", *extra]
 
 
 def beat_argv(settings: Settings, extra: Sequence[str]) -> list[str]:
@@ -341,6 +350,111 @@ def supervise(
     return exit_code
 
 
+#: A solo worker that dies sooner than this after its start is restarted after a pause
+#: (doubling up to RESTART_PAUSE_MAX_S), so a worker that cannot start does not spin.
+RESTART_QUICK_DEATH_S = 10.0
+RESTART_PAUSE_MAX_S = 30.0
+
+
+def named_child(extra: Sequence[str], index: int, parent_pid: int) -> list[str]:
+    """Give the index-th child its own Celery node name (`-n name@host` -> `name-2@host`)."""
+    args = list(extra)
+    for k, arg in enumerate(args):
+        if arg in ("-n", "--hostname") and k + 1 < len(args):
+            name, at, host = args[k + 1].partition("@")
+            args[k + 1] = f"{name}-{index}{at}{host}"
+            return args
+        for prefix in ("--hostname=", "-n"):
+            if arg.startswith(prefix) and len(arg) > len(prefix):
+                name, at, host = arg[len(prefix) :].partition("@")
+                args[k] = f"{prefix}{name}-{index}{at}{host}"
+                return args
+    return [*args, "--hostname", f"solo{index}-{parent_pid}@%h"]
+
+
+def supervise_workers(
+    count: int, argv_for: Callable[[int], list[str]], env: Mapping[str, str] | None = None
+) -> int:
+    """Run `count` worker processes, restart any that dies, stop them all on a signal.
+
+    The children share this process's session but not its process group, so a Ctrl-C in
+    the terminal reaches only this supervisor, which sends each child one SIGTERM (Celery's
+    warm shutdown: the running task finishes) and waits for all of them; a second signal
+    sends SIGQUIT (Celery's cold shutdown: acks_late hands the running task to another
+    worker). On Linux a child also gets SIGTERM if the supervisor dies.
+    """
+    signals_seen: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        signals_seen.append(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    procs: dict[int, subprocess.Popen[bytes]] = {}
+    started: dict[int, float] = {}
+    pause: dict[int, float] = {}
+    due: dict[int, float] = {}
+
+    def start(k: int) -> None:
+        options: dict[str, Any] = {"process_group": 0}
+        if sys.platform.startswith("linux"):
+            options["preexec_fn"] = _die_with_parent
+        procs[k] = subprocess.Popen(argv_for(k), env=None if env is None else dict(env), **options)
+        started[k] = time.monotonic()
+        echo(f"started worker {k} (pid {procs[k].pid})")
+
+    try:
+        for k in range(1, count + 1):
+            start(k)
+        while not signals_seen:
+            for k, proc in list(procs.items()):
+                code = proc.poll()
+                if code is None:
+                    continue
+                now = time.monotonic()
+                if k not in due:
+                    quick = now - started[k] < RESTART_QUICK_DEATH_S
+                    pause[k] = (
+                        min(max(1.0, 2 * pause.get(k, 0.0)), RESTART_PAUSE_MAX_S) if quick else 0.0
+                    )
+                    due[k] = now + pause[k]
+                    echo(f"worker {k} exited with code {code}: restarting in {pause[k]:.0f} s")
+                if now >= due[k]:
+                    del due[k]
+                    start(k)
+            time.sleep(0.2)
+    finally:
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        stopping = signals_seen[0] if signals_seen else signal.SIGTERM
+        echo(f"{signal.Signals(stopping).name}: stopping {len(procs)} workers")
+        _signal_all(procs.values(), signal.SIGTERM)
+        cold = False
+        while any(p.poll() is None for p in procs.values()):
+            if len(signals_seen) > 1 and not cold:
+                echo("second signal: cold shutdown (running tasks go back to the queue)")
+                _signal_all(procs.values(), signal.SIGQUIT)
+                cold = True
+            time.sleep(0.1)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        echo("all workers stopped")
+    return 0
+
+
+def _signal_all(procs: Iterable[subprocess.Popen[bytes]], sig: int) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(sig)
+
+
+def solo_workers(count: int, extra: Sequence[str]) -> int:
+    """`modassist worker --processes N`: N solo Celery workers under this supervisor."""
+    me = [sys.executable, "-m", "service.cli", "worker", "--solo"]
+    parent = os.getpid()
+    return supervise_workers(count, lambda k: [*me, *named_child(extra, k, parent)])
+
+
 def run(host: str, concurrency: int) -> int:
     """Migrate, ensure Redis, create the demo on first run, start everything, supervise."""
     from service.storage import migrate
@@ -375,7 +489,7 @@ def run(host: str, concurrency: int) -> int:
         children = [
             Child("web", [*me, "serve", "--host", host]),
             Child("beat", [*me, "beat"]),
-            Child("worker", [*me, "worker", "--concurrency", str(concurrency)]),
+            Child("worker", [*me, "worker", "--processes", str(concurrency)]),
         ]
 
         def web_alive() -> bool:
