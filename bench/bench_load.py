@@ -5,10 +5,12 @@ Run: .venv/bin/python bench/bench_load.py [--step-s 6] [--e2e-s 20]   (needs Deb
 1. Ingest: wrk (one thread, closed loop) POSTs pre-signed, distinct submissions to
    /api/v1/submissions at rising concurrency (1, 4, 16, 32 connections), `--step-s`
    seconds each: requests/s, accepted (new rows counted in the database)/s, p50 and p99
-   latency, error share. No workers run, so this is the web tier alone.
+   latency, error share, gunicorn's CPU milliseconds per accepted submission. No workers
+   run, so this is the web tier alone.
 2. The same server and settings on GET /healthz at 16 connections: the webhook's
    throughput as a share of what the stack serves for a trivial endpoint.
-3. End to end: Celery workers (default four `--pool solo` processes: see below), then a
+3. End to end: Celery workers (default as shipped: `modassist worker --processes 4`, four
+   solo processes under one supervisor; see below), then a
    steady 100 submissions/s (paced sender threads; `--e2e-rate`) for `--e2e-s` seconds;
    time from receipt to stored score per submission (received_at → scored_at in the
    database), p50/p95/max, how many were scored within 60 s after the last send, and the
@@ -24,7 +26,10 @@ two cores, so the pool that costs the least CPU per task wins. Measured with thi
 (2026-11-25, shared machine): prefork pools spent 22.5 CPU ms per submission in the
 workers (the pool's parent process relays every task to its child), four solo processes
 17.0 ms; four processes rather than two so that one waiting on PostgreSQL or Redis does
-not leave a core idle. `--e2e-workers`, `--e2e-concurrency` and `--e2e-pool` change it.
+not leave a core idle. The product ships that mode (`modassist worker --processes N`,
+worker/solo.py keeps the scoring task's soft time limit); `--e2e-pool solo|prefork` starts
+bare `celery worker` processes instead for A/B, `--e2e-workers`, `--e2e-concurrency` change
+how many.
 Bounded: about 2 minutes of load plus start-up. Every process is stopped at the end.
 """
 
@@ -203,20 +208,25 @@ def _ingest(
     stack: Stack, engine: sa.Engine, step_s: float, steps: tuple[int, ...] = (1, 4, 16, 32)
 ) -> list[str]:
     lines = [
-        "| connections | requests/s | accepted/s | p50 ms | p99 ms | max ms | errors | load |",
-        "|---|---|---|---|---|---|---|---|",
+        "| connections | requests/s | accepted/s | p50 ms | p99 ms | max ms | errors "
+        "| web CPU ms per accepted | load |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
+    web = next(p.popen.pid for p in stack.procs if p.name == "web")
     for k, connections in enumerate(steps):
         script = stack.tmp / f"ingest-{k}-{connections}.lua"
         # Enough distinct submissions that none repeats within the step (a repeat is a 200).
         _script(stack, f"s{k}c{connections}", int(1500 * step_s), script)
-        before = _count(engine)
+        before, cpu_before = _count(engine), session_cpu_s(web)
         r = _wrk(stack.web_url, script, connections, step_s)
+        # gunicorn's CPU (all its processes) over the step, per new row.
+        cpu_ms = 1000 * (session_cpu_s(web) - cpu_before)
         accepted = _count(engine) - before
         errors = (r["non2xx"] + r["socket_errors"]) / max(r["requests"], 1)
         lines.append(
             f"| {connections} | {r['rps']:.0f} | {accepted / r['seconds']:.0f} | {r['p50_ms']:.1f} "
-            f"| {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errors:.2%} | {os.getloadavg()[0]:.1f} |"
+            f"| {r['p99_ms']:.1f} | {r['max_ms']:.0f} | {errors:.2%} "
+            f"| {cpu_ms / max(accepted, 1):.2f} | {os.getloadavg()[0]:.1f} |"
         )
         print(lines[-1], flush=True)
     return lines
@@ -255,8 +265,11 @@ def _end_to_end(
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM submissions"))
     redis.Redis.from_url(stack.env["MODASSIST_REDIS_URL"]).flushall()
-    for k in range(workers):
-        stack.worker(f"worker-{k}", concurrency=concurrency, pool=pool)
+    if pool == "shipped":  # `modassist worker --processes N`, as make run and compose
+        stack.shipped_worker("worker-shipped", processes=workers)
+    else:
+        for k in range(workers):
+            stack.worker(f"worker-{k}", concurrency=concurrency, pool=pool)
     session = requests.Session()
     warm = stack.post(
         session,
@@ -274,7 +287,8 @@ def _end_to_end(
 
     wait(warm_scored, 120, "the workers to load their models")
     # Every worker process loads the models at start (CPU for many seconds): begin only
-    # when all of them are idle, so that no loading overlaps the measurement.
+    # when all of them are idle, so that no loading overlaps the measurement (a shipped
+    # worker's session holds all its processes).
     pids = [p.popen.pid for p in stack.procs if p.name.startswith("worker-")]
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -353,7 +367,13 @@ def main() -> None:
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--e2e-workers", type=int, default=4, help="Celery worker processes")
     parser.add_argument("--e2e-concurrency", type=int, default=1, help="pool size of each")
-    parser.add_argument("--e2e-pool", default="solo", choices=("prefork", "solo", "threads"))
+    parser.add_argument(
+        "--e2e-pool",
+        default="shipped",
+        choices=("shipped", "prefork", "solo", "threads"),
+        help="shipped: one `modassist worker --processes N` (N = --e2e-workers), as the "
+        "product runs; the others: N `celery worker --pool P` processes",
+    )
     parser.add_argument(
         "--texts",
         default="mixed",

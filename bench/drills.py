@@ -4,8 +4,10 @@ Run: .venv/bin/python bench/drills.py [--n 40] [--only NAME ...]
 
 One stack for all drills, all on 127.0.0.1: a private PostgreSQL cluster (initdb, its own
 port — never the machine's cluster), a private redis-server, gunicorn (`modassist serve`),
-two Celery workers, beat (sweep every second, stuck after 3 s, scoring lease 5 s, callback
-backoff from 0.3 s) and a CMS on loopback that checks every signature. Each drill sends a
+the workers as shipped (`modassist worker --processes 2`: two solo Celery processes under
+one supervisor; `--workers prefork` for two `celery worker` processes), beat (sweep every
+second, stuck after 3 s, scoring lease 5 s, callback backoff from 0.3 s) and a CMS on
+loopback that checks every signature. Each drill sends a
 burst of signed submissions as a CMS does (a refused or failed request is sent again until
 it is accepted, at most 60 s), injects its fault, waits for every submission to be scored,
 decides each through the API, waits for the callbacks, and prints one row:
@@ -15,7 +17,8 @@ bound) and duplicates (decisions the CMS received more than once).
 Drills: postgres (the cluster stopped and started during the burst), redis (the broker
 stopped and started during the burst, losing its queues), cms_down (the CMS refuses
 connections for 20 s while callbacks are due), same_webhook (each submission posted 10
-times concurrently), worker_kill (a worker SIGKILLed mid-batch; a new one started).
+times concurrently), worker_kill (a worker SIGKILLed mid-batch; as shipped its supervisor
+starts a new one, with prefork the drill does).
 """
 
 from __future__ import annotations
@@ -101,8 +104,16 @@ class Cms:
 
 
 class Drills:
-    def __init__(self, stack: Stack, cms: Cms, pg: PrivatePostgres, redis: RedisServer) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        cms: Cms,
+        pg: PrivatePostgres,
+        redis: RedisServer,
+        shipped: bool = True,
+    ) -> None:
         self.stack, self.cms, self.pg, self.redis = stack, cms, pg, redis
+        self.shipped = shipped
         self.engine = stack.engine()
         self.rows: list[str] = []
         self.refused = 0
@@ -260,10 +271,18 @@ class Drills:
         def kill() -> None:
             # Mid-batch: once a few are scored and most are still waiting.
             wait(lambda: len(self._ids("worker_kill", "scored")) >= 3, 60, "first scores")
+            done = len(self._ids("worker_kill", "scored"))
+            if self.shipped:
+                # One solo process of `modassist worker --processes 2`: its supervisor
+                # starts a new one, nobody else does.
+                supervisor = next(p for p in self.stack.procs if p.name == "workers")
+                child = _children(supervisor.popen.pid)[0]
+                os.kill(child, signal.SIGKILL)
+                print(f"  solo worker {child} SIGKILLed with {done} of {n} scored", flush=True)
+                return
             victim = next(
                 p for p in self.stack.procs if p.name == "worker-a" and p.popen.poll() is None
             )
-            done = len(self._ids("worker_kill", "scored"))
             os.killpg(victim.popen.pid, signal.SIGKILL)
             print(f"  worker-a SIGKILLed with {done} of {n} scored", flush=True)
             victim.popen.wait(10)
@@ -275,10 +294,33 @@ class Drills:
 DRILLS = ["postgres", "redis", "cms_down", "same_webhook", "worker_kill"]
 
 
+def _children(pid: int) -> list[int]:
+    """Return the pids of the live child processes of `pid`, oldest first."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.append((int(fields[19]), int(entry.name)))  # start time, pid
+    return [child for _, child in sorted(found)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--only", nargs="*", default=DRILLS, choices=DRILLS)
+    parser.add_argument(
+        "--workers",
+        default="shipped",
+        choices=("shipped", "prefork"),
+        help="shipped: `modassist worker --processes 2` (solo processes, supervised), as "
+        "make run and compose run them; prefork: two `celery worker` processes",
+    )
     args = parser.parse_args()
     tmp = temp_dir("drills-")
     # The private cluster runs as the postgres user, which must reach its folder.
@@ -288,7 +330,12 @@ def main() -> None:
     cms = Cms()
     header = [
         f"drills {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, "
-        f"load average {os.getloadavg()[0]:.1f} at start (shared machine)",
+        f"load average {os.getloadavg()[0]:.1f} at start (shared machine); workers: "
+        + (
+            "`modassist worker --processes 2` (as shipped)"
+            if args.workers == "shipped"
+            else "two `celery worker --concurrency 1` (prefork)"
+        ),
         "| drill | submitted | scored | decided | delivered | lost | duplicates | extra rows "
         "| requests retried by the CMS | took |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -317,10 +364,13 @@ def main() -> None:
         cms.secret = stack.secret
         cms.up()
         stack.serve(workers=2)
-        stack.worker("worker-a", concurrency=1)
-        stack.worker("worker-b", concurrency=1)
+        if args.workers == "shipped":
+            stack.shipped_worker("workers", processes=2)
+        else:
+            stack.worker("worker-a", concurrency=1)
+            stack.worker("worker-b", concurrency=1)
         stack.beat()
-        drills = Drills(stack, cms, pg, redis)
+        drills = Drills(stack, cms, pg, redis, shipped=args.workers == "shipped")
         for name in args.only:
             {
                 "postgres": drills.postgres,

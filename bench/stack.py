@@ -3,8 +3,9 @@
 Everything here is started by the bench and stopped by it (each process by its own pid):
 a private redis-server, a PostgreSQL database (a throwaway database on the machine's
 cluster, or a private cluster made with initdb on its own port when a drill restarts it),
-gunicorn through `modassist serve`, Celery workers through `celery -A worker.app worker`,
-and a CMS receiver (tests/cms.py). Nothing listens beyond 127.0.0.1.
+gunicorn through `modassist serve`, Celery workers as the product ships them (`modassist
+worker --processes N`) or through `celery -A worker.app worker`, and a CMS receiver
+(tests/cms.py). Nothing listens beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -212,6 +213,26 @@ class Stack:
                 f"{name}-{os.getpid()}@%h",
                 "--without-gossip",
                 "--without-mingle",
+                "--loglevel",
+                "WARNING",
+            ],
+        )
+
+    def shipped_worker(self, name: str, processes: int) -> Proc:
+        """Start the workers as the product ships them: `modassist worker --processes N`.
+
+        N solo Celery processes under one supervisor, which restarts a child that dies;
+        they share the supervisor's session, so `session_cpu_s(proc.popen.pid)` counts all.
+        """
+        return self.spawn(
+            name,
+            [
+                str(VENV_BIN / "modassist"),
+                "worker",
+                "--processes",
+                str(processes),
+                "--hostname",
+                f"{name}-{os.getpid()}@%h",
                 "--loglevel",
                 "WARNING",
             ],
