@@ -169,8 +169,8 @@ def surface_features(text: str, lexicon: Lexicon | None) -> list[float]:
                 positive_sum += sentiment
             obscene = obscene or rude
     second = sum(t in _SECOND_PERSON for t in tokens)
-    letters = sum(map(str.isalpha, text))
-    caps = sum(map(str.isupper, text)) / max(1, letters)
+    letters, capitals = _letters_and_capitals(text)
+    caps = capitals / max(1, letters)
     return [
         insult_hits / n,
         insult_max,
@@ -184,6 +184,32 @@ def surface_features(text: str, lexicon: Lexicon | None) -> list[float]:
         second / n,
         math.log1p(len(text)),
     ]
+
+
+#: Character classes looked up in a table for the Basic Multilingual Plane (other
+#: characters are rare: emoji; texts with them are counted in Python).
+_BMP = 0x10000
+_LETTER, _CAPITAL = 1, 2
+
+
+@cache
+def _classes() -> NDArray[np.uint8]:
+    """Return per BMP code point _LETTER if str.isalpha, plus _CAPITAL if str.isupper."""
+    chars = map(chr, range(_BMP))
+    return np.fromiter(
+        (_LETTER * ch.isalpha() + _CAPITAL * ch.isupper() for ch in chars),
+        dtype=np.uint8,
+        count=_BMP,
+    )
+
+
+def _letters_and_capitals(text: str) -> tuple[int, int]:
+    """Return how many characters of text are letters (isalpha) and capitals (isupper)."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    if not points.size or points.max() >= _BMP:
+        return sum(map(str.isalpha, text)), sum(map(str.isupper, text))
+    classes = _classes().take(points)
+    return int(np.count_nonzero(classes & _LETTER)), int(np.count_nonzero(classes & _CAPITAL))
 
 
 @cache
@@ -219,8 +245,6 @@ def embed(texts: Sequence[str], threads: int = 1) -> NDArray[np.float32]:
 
 #: _logit clips probabilities to [1e-4, 1 - 1e-4], i.e. logits to ±this.
 _LOGIT_LIMIT = math.log((1 - 1e-4) / 1e-4)
-#: The cheap stacker's columns of the full meta features (all but the embedding's).
-_CHEAP_COLUMNS = np.asarray([0, *range(2, 2 + len(FEATURE_NAMES))])
 
 
 def _logit(p: Vector) -> Vector:
@@ -391,14 +415,17 @@ class ToxicityModel:
         if not docs:
             return np.zeros(0)
         fast = self._fast()
-        # Columns as _meta lays them out: n-gram logit (clipped as _logit clips), the
-        # embedding model's logit (filled in for uncertain texts only), lexicon features.
-        meta = np.empty((len(docs), 2 + len(FEATURE_NAMES)))
-        for i, doc in enumerate(docs):
-            meta[i, 0] = fast.ngram_logit(doc)[0]
-            meta[i, 2:] = surface_features(doc, self.lexicon)
-        np.clip(meta[:, 0], -_LOGIT_LIMIT, _LOGIT_LIMIT, out=meta[:, 0])
-        p = fast.cheap.probability(meta[:, _CHEAP_COLUMNS])
+        # The cheap stacker's columns: the n-gram logit (clipped as _logit clips), then the
+        # lexicon features; the full stacker's (as _meta lays them out) add the embedding
+        # model's logit as the second column, for the uncertain texts only.
+        rows = []
+        for doc in docs:
+            z = fast.ngram_logit(doc)[0]
+            rows.append(
+                [min(max(z, -_LOGIT_LIMIT), _LOGIT_LIMIT), *surface_features(doc, self.lexicon)]
+            )
+        cheap = np.array(rows, dtype=np.float64)
+        p = fast.cheap.probability(cheap)
         if not embeddings or fast.full is None or fast.embedding is None:
             return p
         lo, hi = self.band_
@@ -406,8 +433,10 @@ class ToxicityModel:
         if uncertain.size:
             vectors = embed([docs[i] for i in uncertain]).astype(np.float64)
             z_embed = vectors @ fast.embedding[0] + fast.embedding[1]
-            full = meta[uncertain]
+            full = np.empty((uncertain.size, cheap.shape[1] + 1))
+            full[:, 0] = cheap[uncertain, 0]
             full[:, 1] = np.clip(z_embed, -_LOGIT_LIMIT, _LOGIT_LIMIT)
+            full[:, 2:] = cheap[uncertain, 1:]
             p[uncertain] = fast.full.probability(full)
         return p
 
@@ -453,24 +482,30 @@ class ToxicityModel:
         state.pop("_fast_model", None)  # rebuilt from the learned weights after loading
         return state
 
-    def contributions(self, text: str) -> list[tuple[int, int, float]]:
+    def contributions(self, text: str, top: int | None = None) -> list[tuple[int, int, float]]:
         """Return (start, end, logit contribution) per word of text, largest first.
 
-        A word's contribution is its word n-gram weights plus the weights of the character
+        A word's contribution is its word unigram weight plus the weights of the character
         n-grams inside it, each times its tf-idf value: what it adds to the n-gram logit.
+        `top` keeps only the first so many (the same as slicing the full list).
         """
         doc = normalize(text)  # same length: offsets point into the text as received
         fast = self._fast()
-        _, word_weight, char_weight = fast.ngram_logit(doc)
-        matches = [(m.start(), m.end(), m.group().lower()) for m in _TOKEN.finditer(doc)]
-        distinct = list(dict.fromkeys(token for _s, _e, token in matches))
-        char_sums = fast.char.token_sums(distinct, char_weight)
-        per_token = {
-            token: word_weight.get(token, 0.0) + char_sum
-            for token, char_sum in zip(distinct, char_sums, strict=True)
-        }
-        result = [(start, end, float(per_token[token])) for start, end, token in matches]
-        return sorted(result, key=lambda r: -r[2])
+        _, word_parts, char_parts = fast.ngram_logit(doc)
+        spans = [m.span() for m in _TOKEN.finditer(doc)]
+        if not spans:
+            return []
+        number: dict[str, int] = {}
+        ids = [number.setdefault(doc[s:e].lower(), len(number)) for s, e in spans]
+        distinct = list(number)
+        totals = fast.word.unigram_shares(distinct, word_parts) + np.asarray(
+            fast.char.token_sums(distinct, char_parts)
+        )
+        per_word = totals[ids]
+        order = np.argsort(-per_word, kind="stable")  # as sorted(): ties keep text order
+        chosen = order.tolist() if top is None else order[:top].tolist()
+        values = per_word.tolist()
+        return [(*spans[i], values[i]) for i in chosen]
 
     def strip_training_state(self) -> ToxicityModel:
         """Drop what only the model card needs, and the vectorisers' stop-word lists."""
@@ -516,6 +551,7 @@ class _NgramPart:
 
     def __init__(self, vectorizer: Any, coef: Vector) -> None:
         self.grams = GramCounter(vectorizer)
+        self.grams.use_table()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
         self.coef = coef
@@ -525,6 +561,8 @@ class _NgramPart:
         """Return this part's share of the logit and each present n-gram's share of it."""
         if self.grams.coded:
             index, tf, codes = self.grams.lookup_codes(self.grams.codes(doc))
+        elif self.grams.words_coded:
+            index, tf, codes = self.grams.lookup_codes(self.grams.word_gram_codes(doc))
         else:
             (index, tf), codes = self.grams.counts(doc), None
         if not index.size:
@@ -533,6 +571,14 @@ class _NgramPart:
         weight /= float(np.sqrt(weight @ weight))
         parts = weight * self.coef[index]
         return float(parts.sum()), _Parts(self.vocabulary, index, parts, codes)
+
+    def unigram_shares(self, tokens: list[str], parts: _Parts) -> Vector:
+        """Return per token the share of its word unigram (0 if not in the vocabulary)."""
+        if parts.codes is None or not self.grams.words_coded:
+            return np.asarray([parts.get(token, 0.0) for token in tokens], dtype=np.float64)
+        # A unigram's code is the token's number (see GramCounter.token_gram_codes).
+        numbers = self.grams.token_numbers(tokens)
+        return _shares_of(numbers, parts)
 
     def token_sums(self, tokens: list[str], parts: _Parts) -> list[float]:
         """Return per token the shares of the distinct n-grams of the token as a word."""
@@ -549,14 +595,21 @@ class _NgramPart:
                 sums.append(sum(parts.get(g, 0.0) for g in grams))
             return sums
         codes, owner = self.grams.word_codes(tokens)
-        values = np.zeros(codes.size)
-        if parts.codes.size and codes.size:
-            where = np.searchsorted(parts.codes, codes)
-            where[where == parts.codes.size] = 0
-            hit = parts.codes[where] == codes
-            values[hit] = parts.parts[where[hit]]
+        values = _shares_of(codes, parts)
         total: list[float] = np.bincount(owner, weights=values, minlength=len(tokens)).tolist()
         return total
+
+
+def _shares_of(codes: NDArray[np.int64], parts: _Parts) -> Vector:
+    """Return the share of each code's n-gram in parts (0 for n-grams not present)."""
+    values = np.zeros(codes.size)
+    known = parts.codes
+    if known is not None and known.size and codes.size:
+        where = np.searchsorted(known, codes)
+        where[where == known.size] = 0
+        hit = known[where] == codes
+        values[hit] = parts.parts[where[hit]]
+    return values
 
 
 class _Parts:
@@ -699,7 +752,7 @@ class ToxicityPhase:
         window = text[start:end]
         top = [
             c
-            for c in model.contributions(window)[:MAX_SPANS_PER_WINDOW]
+            for c in model.contributions(window, top=MAX_SPANS_PER_WINDOW)
             if c[2] >= MIN_CONTRIBUTION
         ]
         # A word is named only if the model also calls it toxic on its own: character

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from itertools import pairwise
 
+import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from service.scoring.ngrams import GramCounter
+from service.scoring.ngrams import CodeTable, GramCounter, distinct_counts
 
 TRAIN = [
     "Du bist ein erbärmlicher Vollidiot, halt endlich die Fresse.",
@@ -119,3 +120,43 @@ def test_counters_sharing_a_texts_codes_each_count_their_own_n_grams() -> None:
             assert dict(zip(index.tolist(), counts.tolist(), strict=True)) == counted(
                 vectorizer, text
             )
+
+
+def test_code_table_finds_exactly_the_stored_codes() -> None:
+    rng = np.random.default_rng(7)
+    codes = np.unique(rng.integers(0, 1 << 60, size=5_000, dtype=np.int64))
+    values = rng.permutation(codes.size).astype(np.intp)
+    table = CodeTable(codes, values)
+    assert table.get(codes).tolist() == values.tolist()
+    absent = np.setdiff1d(rng.integers(0, 1 << 60, size=5_000, dtype=np.int64), codes)
+    assert (table.get(absent) == -1).all()
+    mixed = np.concatenate([absent[:50], codes[:50], codes[:3]])
+    expected = [-1] * 50 + values[:50].tolist() + values[:3].tolist()
+    assert table.get(mixed).tolist() == expected
+
+
+@pytest.mark.parametrize(("analyzer", "ngram_range"), [("char_wb", (3, 5)), ("word", (1, 2))])
+def test_a_counter_with_a_hash_table_finds_what_binary_search_finds(
+    analyzer: str, ngram_range: tuple[int, int]
+) -> None:
+    vectorizer = TfidfVectorizer(analyzer=analyzer, ngram_range=ngram_range).fit(TRAIN)
+    plain, hashed = GramCounter(vectorizer), GramCounter(vectorizer)
+    hashed.use_table()
+    for text in TEXTS:
+        index, counts = hashed.counts(text)
+        assert dict(zip(index.tolist(), counts.tolist(), strict=True)) == counted(vectorizer, text)
+        codes = plain.codes(text) if plain.coded else plain.word_gram_codes(text)
+        for mine, theirs in zip(hashed.lookup_codes(codes), plain.lookup_codes(codes), strict=True):
+            assert mine.tolist() == theirs.tolist()
+        for mine, theirs in zip(hashed.lookup_each(codes), plain.lookup_each(codes), strict=True):
+            assert mine.tolist() == theirs.tolist()
+
+
+def test_distinct_counts_equal_numpy_unique() -> None:
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 17, 1_000):
+        codes = rng.integers(0, 40, size=size, dtype=np.int64)
+        distinct, counts = distinct_counts(codes)
+        expected, expected_counts = np.unique(codes, return_counts=True)
+        assert distinct.tolist() == expected.tolist()
+        assert counts.tolist() == expected_counts.tolist()

@@ -281,3 +281,41 @@ def test_single_word_probabilities_are_the_cheap_model_s() -> None:
     expected = m.predict_proba(words, embeddings=False)
     assert np.allclose(m.alone_probability(words), expected, atol=1e-12)
     assert np.allclose(m.alone_probability(words), expected, atol=1e-12)  # from the cache
+
+
+def test_contributions_are_each_word_s_unigram_and_character_n_gram_shares() -> None:
+    m = model("de")
+    text = "Du bist ein erbärmlicher Vollidiot, du Vollidiot! Die Brücke ist schön. x"
+    word, char = m.word_.transform([text]), m.char_.transform([text])
+    coef = m.ngram_lr_.coef_[0]
+    word_coef, char_coef = coef[: word.shape[1]], coef[word.shape[1] :]
+    low, high = m.char_.ngram_range
+
+    def share(token: str) -> float:
+        index = m.word_.vocabulary_.get(token)
+        total = word[0, index] * word_coef[index] if index is not None else 0.0
+        padded = f" {token} "
+        grams = {
+            padded[i : i + n] for n in range(low, high + 1) for i in range(len(padded) - n + 1)
+        }
+        for gram in grams:
+            index = m.char_.vocabulary_.get(gram)
+            if index is not None:
+                total += char[0, index] * char_coef[index]
+        return float(total)
+
+    found = m.contributions(text)
+    assert [text[s:e] for s, e, _ in found] == sorted(
+        (w.group() for w in toxicity._TOKEN.finditer(text)),
+        key=lambda w: -share(w.lower()),
+    )
+    for start, end, value in found:
+        assert value == pytest.approx(share(text[start:end].lower()), abs=1e-9)
+    assert m.contributions(text, top=2) == found[:2]
+    assert m.contributions("  ...  ") == []
+
+
+def test_letters_and_capitals_are_counted_as_python_counts_them() -> None:
+    for text in ["", "Straße ÄRGER!", "İstanbul ǅ ⅷ", "Ab😀C D", "\ud800x", "ß ẞ ﬁ"]:
+        expected = (sum(map(str.isalpha, text)), sum(map(str.isupper, text)))
+        assert toxicity._letters_and_capitals(text) == expected
