@@ -340,12 +340,14 @@ class _Gate:
     test only the few labels whose words occur somewhere in it.
     """
 
-    __slots__ = ("digit", "folded", "within")
+    __slots__ = ("digit", "folded", "labels", "within")
 
     def __init__(self, sentence: str, within: frozenset[str] | None = None) -> None:
         self.folded = None if _FOLD_UNSAFE.search(sentence) else sentence.lower()
         self.digit = _DIGIT.search(sentence) is not None
         self.within = within
+        #: `open_labels()` of this sentence, found on the first `opens` that needs it.
+        self.labels: frozenset[str] | None = None
 
     def open_labels(self) -> frozenset[str] | None:
         """Return the labels of _NEEDS whose pre-test passes here (None: all may match)."""
@@ -366,8 +368,10 @@ class _Gate:
             return True
         if needs == "digit":
             return self.digit
-        folded = self.folded
-        return any(part in folded for part in needs)
+        if self.labels is None:
+            # One Aho-Corasick pass answers every later label of the sentence too.
+            self.labels = self.open_labels()
+        return self.labels is None or label in self.labels
 
 
 @dataclass(frozen=True)
@@ -436,9 +440,9 @@ def analyse(text: str, start: int, end: int, plan: _Plan | None = None) -> Sente
     found = SentenceCues()
     texts = _WORD.findall(text, start, end)
     # Only words with letters count: "IZ 23.07. 25" is a reference line, not a claim.
-    found.words = sum(1 for w in texts if not w.isdigit())
+    found.words = len(texts) - sum(map(str.isdigit, texts))
     # The token objects are built only for sentences with a word the token rules look at.
-    present = {w.lower() for w in texts}
+    present = set(map(str.lower, texts))
     needs_tokens = not (_TOKEN_TRIGGERS.isdisjoint(present) and KONJUNKTIV_I.isdisjoint(present))
     words = tokens(text, start, end) if needs_tokens else []
     sentence = text[start:end]
