@@ -434,74 +434,6 @@ def _runs(keys: Indices) -> tuple[Indices, Counts]:
     return keys[starts], counts
 
 
-#: Slots of each of the two cuckoo tables: a power of two at least this many times the
-#: codes (at most 40 % of all slots used; two-table cuckoo hashing needs under 50 %).
-TABLE_SLOTS_PER_CODE = 1.25
-
-
-class _CodeTable:
-    """The vocabulary codes of a GramCounter in a cuckoo hash table, for array look-ups.
-
-    Each code sits in one of two tables, at the slot its multiplicative hash for that
-    table gives; a look-up reads both slots of every code in a few numpy operations: one
-    memory access per table and code instead of the ~16 of a binary search in the sorted
-    codes (`GramCounter.lookup_each`): about 145 -> 85 CPU µs for the ~1,200 char
-    n-grams of a 400-character comment when other work has used the caches in between.
-    """
-
-    def __init__(self, codes: NDArray[np.int64], values: Indices) -> None:
-        self.bits = max(4, math.ceil(math.log2(max(codes.size, 1) * TABLE_SLOTS_PER_CODE)))
-        self.shift = np.uint64(64 - self.bits)
-        rng = np.random.default_rng(20261125)
-        for _attempt in range(20):
-            odd = rng.integers(1 << 62, size=2, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
-            self.multipliers = (odd[0], odd[1])
-            if self._place(codes, values):
-                return
-        raise ValueError("no cuckoo layout found for the n-gram codes")
-
-    def _slots(self, codes: NDArray[np.int64], side: int) -> Indices:
-        product = codes.view(np.uint64) * self.multipliers[side]
-        slots: Indices = (product >> self.shift).view(np.intp)
-        return slots
-
-    def _place(self, codes: NDArray[np.int64], values: Indices) -> bool:
-        size = 1 << self.bits
-        wanted = [self._slots(codes, 0).tolist(), self._slots(codes, 1).tolist()]
-        held = [[-1] * size, [-1] * size]  # which code sits in each slot
-        for code in range(codes.size):
-            item, side = code, 0
-            for _move in range(500):
-                slot = wanted[side][item]
-                item, held[side][slot] = held[side][slot], item
-                if item < 0:
-                    break
-                side ^= 1
-            else:
-                return False
-        self.keys: list[NDArray[np.int64]] = []
-        self.values: list[Indices] = []
-        for side in (0, 1):
-            code_at = np.asarray(held[side], dtype=np.intp)
-            used = code_at >= 0
-            keys = np.full(size, -1, dtype=np.int64)  # codes are >= 0: -1 matches none
-            found = np.full(size, -1, dtype=np.intp)
-            keys[used] = codes[code_at[used]]
-            found[used] = values[code_at[used]]
-            self.keys.append(keys)
-            self.values.append(found)
-        return True
-
-    def lookup_each(self, codes: NDArray[np.int64]) -> tuple[Indices, Indices]:
-        """Return what `GramCounter.lookup_each` returns: known codes' values and positions."""
-        first, second = self._slots(codes, 0), self._slots(codes, 1)
-        value = np.where(self.keys[0].take(first) == codes, self.values[0].take(first), -1)
-        other = self.keys[1].take(second) == codes
-        value[other] = self.values[1].take(second[other])
-        where = np.flatnonzero(value >= 0)
-        return value[where], where
-
-
 class _Weights:
     """The n-gram parts of the document and the sentence model side by side, one index.
 
@@ -533,12 +465,10 @@ class _Weights:
                 part = sentence.parts[twin]
                 self.sentence_idf[offset : offset + part.idf.size] = part.idf
                 self.sentence_coef[offset : offset + part.coef.size] = part.coef
-        # GramCounter keeps its sorted vocabulary codes private; the table holds them
-        # again in hash order (2 MB for a 50,000-gram vocabulary).
-        self.tables = [
-            _CodeTable(part.grams._codes, part.grams._index) if part.grams.coded else None
-            for part in document.parts
-        ]
+        for part in document.parts:
+            # Hash-table look-ups (`ngrams.CodeTable`): two memory reads per n-gram
+            # instead of a binary search in the sorted vocabulary codes.
+            part.grams.use_table()
 
     def _values(self, idf: Matrix, gram: Indices, tf: Counts) -> Matrix:
         """Return the tf-idf values (before normalising) of n-grams seen tf times."""
@@ -643,16 +573,14 @@ class _Batch:
     #: Which sentences the sentence model scores (the rules leave their type open).
     need: NDArray[np.bool_]
 
-    def char_hits(
-        self, grams: GramCounter, table: _CodeTable | None
-    ) -> tuple[Indices, Indices] | None:
+    def char_hits(self, grams: GramCounter) -> tuple[Indices, Indices] | None:
         """Return the vocabulary index of each char_wb n-gram hit and its sentence slot.
 
         Slot k + 1 is sentence k; slot 0 (the document only) is used for all hits when
         no sentence is scored by the model.
         """
         codes = grams.codes(self.text)
-        index, where = (table or grams).lookup_each(codes)
+        index, where = grams.lookup_each(codes)
         if not self.need.any():
             return index, np.zeros(index.size, dtype=np.intp)
         # The word of each code: `codes` lists each n-gram length in word order.
@@ -741,10 +669,8 @@ def _score_batched(
     assert weights is not None
     indices: list[Indices] = []
     slots: list[Indices] = []
-    for part, table, offset in zip(
-        entry.document.parts, weights.tables, weights.offsets, strict=True
-    ):
-        hits = batch.char_hits(part.grams, table) if part.grams.coded else batch.word_hits(part)
+    for part, offset in zip(entry.document.parts, weights.offsets, strict=True):
+        hits = batch.char_hits(part.grams) if part.grams.coded else batch.word_hits(part)
         if hits is None:
             return None
         indices.append(hits[0] + offset)

@@ -1,7 +1,6 @@
 import csv
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from service.scoring import claims, cues
@@ -185,27 +184,6 @@ def test_shared_n_gram_counts_give_the_same_scores_as_counting_twice() -> None:
                 words = text[sentence.start : sentence.end]
                 alone = entry.sentence.proba(words, cues.features_from(words, [found]))
                 assert sentence.score == pytest.approx(alone, abs=1e-12)
-
-
-def test_the_code_table_finds_exactly_what_the_sorted_codes_find() -> None:
-    entry = claims._compiled(ARTIFACTS_DIR, "claims_de")
-    assert entry.weights is not None
-    grams = next(part.grams for part in entry.document.parts if part.grams.coded)
-    table = claims._CodeTable(grams._codes, grams._index)
-    rng = np.random.default_rng(4)
-    known = rng.choice(grams._codes, 500)
-    unknown = rng.integers(0, 1 << 60, 500)  # almost surely no vocabulary code
-    for codes in (
-        grams.codes(SEED_LETTER.read_text(encoding="utf-8")),
-        np.concatenate([known, unknown, known[:7]]),
-        grams._codes,
-        np.zeros(0, dtype=np.int64),
-    ):
-        index, where = table.lookup_each(codes)
-        expected_index, expected_where = grams.lookup_each(codes)
-        assert where.tolist() == expected_where.tolist()
-        assert index.tolist() == expected_index.tolist()
-    assert table.lookup_each(grams._codes)[0].size == len(grams.vocabulary)
 
 
 def test_a_vague_source_ranks_but_does_not_flag_unsourced_claims(
