@@ -43,17 +43,36 @@ def general_model(models_dir: Path | None) -> tuple[DecisionModel | None, float]
     return model, float(card.get("default_threshold", 0.5))
 
 
+def active_version(site_id: Any) -> Any:
+    """The site's active model version as a scalar subquery (NULL: none), for other reads.
+
+    `site_id` is the column or value to correlate with, e.g. the submissions' site_id.
+    """
+    return (
+        select(SiteModel.version)
+        .where(SiteModel.site_id == site_id, SiteModel.active.is_(True))
+        .scalar_subquery()
+    )
+
+
+_UNREAD = object()
+
+
 def site_model(
-    session: Session, site_id: str, general: DecisionModel | None
+    session: Session, site_id: str, general: DecisionModel | None, version: Any = _UNREAD
 ) -> tuple[DecisionModel | None, int | None]:
     """Return the site's active model (else `general`) and its version (None: general).
 
-    Only the active version number is read per call; the model's bytes are read and
+    Only the active version number is read per call (not even that when the caller read
+    it along with other data: `version`, None for none); the model's bytes are read and
     unpickled once per process and version.
     """
-    version = session.scalars(
-        select(SiteModel.version).where(SiteModel.site_id == site_id, SiteModel.active.is_(True))
-    ).one_or_none()
+    if version is _UNREAD:
+        version = session.scalars(
+            select(SiteModel.version).where(
+                SiteModel.site_id == site_id, SiteModel.active.is_(True)
+            )
+        ).one_or_none()
     if version is None:
         return general, None
     key = (site_id, version)
@@ -82,9 +101,16 @@ class Learned:
     general_threshold: float
 
     @classmethod
-    def for_site(cls, session: Session, site_id: str, models_dir: Path | None) -> Learned:
+    def for_site(
+        cls,
+        session: Session,
+        site_id: str,
+        models_dir: Path | None,
+        active: Any = _UNREAD,
+    ) -> Learned:
+        """Look the site's model up; `active`: its active version, when already read."""
         general, general_threshold = general_model(models_dir)
-        model, version = site_model(session, site_id, general)
+        model, version = site_model(session, site_id, general, active)
         return cls(model, version, general_threshold)
 
     def signal(self, text: str, site_settings: Mapping[str, Any] | None) -> SignalScore | None:

@@ -30,7 +30,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, joinedload, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.dispatch import (
     DELIVER_CALLBACK,
@@ -56,14 +57,16 @@ from service.storage.models import (
     PENDING,
     QUEUED,
     SCORED,
+    Author,
     CallbackAttempt,
     CallbackDelivery,
     Result,
     Site,
     Submission,
+    new_id,
     utcnow,
 )
-from service.storage.site_config import site_config
+from service.storage.site_config import site_config_for
 from worker import cms_client, learning
 from worker import rules as site_rules
 
@@ -173,19 +176,19 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
     limit = rt.settings.score_max_retries + 1  # the first try plus the retries
     client = _copy_client(rt)
     with rt.scoring_session() as session:
-        row = session.get(Submission, submission_id, options=_SCORING_LOAD)
-        if row is None:
+        read = session.execute(_SCORING_READ, {"sid": submission_id}).one_or_none()
+        if read is None:
             log.warning("score: submission %s does not exist", submission_id)
             return ScoreOutcome("missing")
-        if row.status != QUEUED:
-            log.info("score: submission %s is %s, skipped", submission_id, row.status)
+        if read.status != QUEUED:
+            log.info("score: submission %s is %s, skipped", submission_id, read.status)
             return ScoreOutcome("skipped")
         now = rt.now()
-        lease_until = row.scoring_lease_until
+        lease_until = read.scoring_lease_until
         if lease_until is not None and lease_until > now:
             log.info("score: submission %s is being scored by another worker", submission_id)
             return ScoreOutcome("skipped")
-        seen = row.attempts
+        seen = read.attempts
         if seen >= limit:
             # Earlier attempts were claimed but never finished: the worker died each time
             # (out of memory, killed). Give the item to a human instead of trying forever.
@@ -194,7 +197,7 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             return ScoreOutcome("failed")
         prepared: _Prepared | Exception
         try:
-            prepared = _prepare(rt, session, client, row)
+            prepared = _prepare(rt, session, client, read)
         except Exception as exc:  # a broken site setting fails this attempt like the scorer
             session.rollback()
             prepared = exc
@@ -203,7 +206,7 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             log.info("score: submission %s claimed by another worker", submission_id)
             return ScoreOutcome("skipped")
         attempt = seen + 1
-        text = row.text
+        text = read.text
 
     started = time.perf_counter()
     try:
@@ -256,31 +259,43 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
     # Into the copy index first: no network call while the store transaction holds locks.
     copies.index_scored(client, prepared.row)
     with rt.scoring_session() as session, session.begin():
-        stored = _rowcount(
-            session.execute(
-                _STORE,
-                {
-                    "sid": submission_id,
-                    "attempt": attempt,
-                    "priority": row_priority,
-                    "language": result.language,
-                    "scored_at": rt.now(),
-                },
-            )
-        )
-        if not stored:
-            # A later claim owns the row (this run outlived its lease); its result counts.
-            log.info("score: submission %s was re-claimed, result dropped", submission_id)
-            return ScoreOutcome("skipped")
+        scored_at = rt.now()
+        store = {
+            "sid": submission_id,
+            "attempt": attempt,
+            "priority": row_priority,
+            "language": result.language,
+            "scored_at": scored_at,
+        }
         values = {
             "model_version": result.model_version,
             "priority": result_priority,
             "data": data,
         }
-        if prepared.had_result:  # re-scoring: the new result replaces the old one
-            session.execute(_REPLACE_RESULT.values(**values), {"sid": submission_id})
+        if not prepared.had_result and session.get_bind().dialect.name == "postgresql":
+            # The common case in one round trip: the result row exists only if the
+            # submission's row was still this attempt's to store. ("priority" is the
+            # row's, capped by the rules; the result keeps its own.)
+            new_result = {
+                "result_id": new_id(),
+                "result_model_version": result.model_version,
+                "result_priority": result_priority,
+                "result_data": data,
+                "result_created_at": scored_at,
+                "updated_at": scored_at,
+            }
+            inserted = session.execute(_STORE_NEW_RESULT, {**store, **new_result}).first()
+            stored = inserted is not None
         else:
-            session.execute(_INSERT_RESULT, {"submission_id": submission_id, **values})
+            stored = _rowcount(session.execute(_STORE, store))
+            if stored and prepared.had_result:  # re-scoring: the new one replaces the old
+                session.execute(_REPLACE_RESULT.values(**values), {"sid": submission_id})
+            elif stored:
+                session.execute(_INSERT_RESULT, {"submission_id": submission_id, **values})
+        if not stored:
+            # A later claim owns the row (this run outlived its lease); its result counts.
+            log.info("score: submission %s was re-claimed, result dropped", submission_id)
+            return ScoreOutcome("skipped")
         # Copy detection: join near-identical earlier submissions into a campaign, in the
         # same transaction. Last before the commit: it rewrites the matched submissions'
         # results (this one's too), and their row locks are held only until the commit.
@@ -300,19 +315,40 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
     return ScoreOutcome("scored")
 
 
-#: The submission with what scoring reads of it, in one SELECT (no lazy loads later).
-_SCORING_LOAD = (
-    joinedload(Submission.site),
-    joinedload(Submission.author),
-    joinedload(Submission.result).load_only(Result.id),
+# The scoring task's reads and writes, built once: Core on the tables (no ORM loading or
+# bulk-update machinery), bound per call. `updated_at` still gets its onupdate value.
+_SUBMISSIONS = cast(Table, Submission.__table__)
+_RESULTS = cast(Table, Result.__table__)
+_SITES = cast(Table, Site.__table__)
+_AUTHORS = cast(Table, Author.__table__)
+#: Everything scoring reads, in one SELECT: the submission, what it needs of its site and
+#: author, whether it has a result, and the site's active likely_rejected model version.
+_SCORING_READ = (
+    select(
+        *_SUBMISSIONS.c,
+        _SITES.c.settings.label("site_settings"),
+        _SITES.c.corpus_group.label("site_corpus_group"),
+        _AUTHORS.c.id.label("author_row_id"),
+        _AUTHORS.c.external_id.label("author_external_id"),
+        _AUTHORS.c.name.label("author_name"),
+        _AUTHORS.c.location.label("author_location"),
+        _AUTHORS.c.erased_at.label("author_erased_at"),
+        _RESULTS.c.id.label("result_id"),
+        learning.active_version(_SUBMISSIONS.c.site_id).label("model_version"),
+    )
+    .join(_SITES, _SITES.c.id == _SUBMISSIONS.c.site_id)
+    .outerjoin(_AUTHORS, _AUTHORS.c.id == _SUBMISSIONS.c.author_id)
+    .outerjoin(_RESULTS, _RESULTS.c.submission_id == _SUBMISSIONS.c.id)
+    .where(_SUBMISSIONS.c.id == bindparam("sid"))
 )
+_SUBMISSION_COLUMNS = tuple(c.key for c in _SUBMISSIONS.c)
 
 
 @dataclass(frozen=True)
 class _Prepared:
     """What scoring a submission needs, read before the claim commits."""
 
-    row: Submission  # detached after the session: id, text, author, site stay loaded
+    row: Submission  # transient, built from the read: id, text, author, site are set
     scoring_input: ScoringInput
     config: SiteConfig
     references: tuple[Reference, ...]
@@ -322,25 +358,52 @@ class _Prepared:
     had_result: bool
 
 
-def _prepare(
-    rt: Runtime, session: Session, client: redis.Redis | None, row: Submission
-) -> _Prepared:
+def _prepare(rt: Runtime, session: Session, client: redis.Redis | None, read: Any) -> _Prepared:
+    row = _submission_of(read)
     learned: learning.Learned | None = None
     try:
-        learned = learning.Learned.for_site(session, row.site_id, rt.settings.models_dir)
+        learned = learning.Learned.for_site(
+            session, row.site_id, rt.settings.models_dir, read.model_version
+        )
     except Exception:
         log.exception("likely_rejected: no model for submission %s", row.id)
         session.rollback()
+    settings = read.site_settings or {}
     return _Prepared(
         row=row,
         scoring_input=_scoring_input(row),
-        config=site_config(row.site),
+        config=site_config_for(row.site_id, settings),
         references=copies.candidate_references(session, client, row),
         learned=learned,
         site_id=row.site_id,
-        site_settings=dict(row.site.settings or {}),
-        had_result=row.result is not None,
+        site_settings=dict(settings),
+        had_result=read.result_id is not None,
     )
+
+
+def _submission_of(read: Any) -> Submission:
+    """Build the submission, its site and its author as plain (transient) ORM objects.
+
+    What the copy-detection helpers take, without the ORM's loading machinery (a joined
+    `session.get` cost about twice the CPU of this read). They are never added to a
+    session; relationships are set as loaded values, so no event or lazy load fires.
+    """
+    values = read._mapping
+    row = Submission(**{key: values[key] for key in _SUBMISSION_COLUMNS})
+    site = Site(id=read.site_id, settings=read.site_settings, corpus_group=read.site_corpus_group)
+    set_committed_value(row, "site", site)
+    author = None
+    if read.author_row_id is not None:
+        author = Author(
+            id=read.author_row_id,
+            site_id=read.site_id,
+            external_id=read.author_external_id,
+            name=read.author_name,
+            location=read.author_location,
+            erased_at=read.author_erased_at,
+        )
+    set_committed_value(row, "author", author)
+    return row
 
 
 def _claim_submission(
@@ -366,10 +429,6 @@ def _claim_submission(
     return claimed
 
 
-# The scoring task's statements, built once: Core on the tables (no ORM bulk-update
-# machinery), bound per call. `updated_at` still gets its onupdate value.
-_SUBMISSIONS = cast(Table, Submission.__table__)
-_RESULTS = cast(Table, Result.__table__)
 _CLAIM = (
     update(_SUBMISSIONS)
     .where(
@@ -400,6 +459,30 @@ _STORE = (
     )
 )
 _INSERT_RESULT = insert(_RESULTS)
+#: PostgreSQL: `_STORE` and `_INSERT_RESULT` as one statement (a data-modifying CTE).
+# Column defaults do not fire inside a CTE: `updated_at` is bound explicitly. The result's
+# parameters are named `result_*`: a parameter named like a column of `submissions` (id)
+# would be added to the UPDATE's SET clause.
+_STORED = (
+    _STORE.values(updated_at=bindparam("updated_at", type_=_SUBMISSIONS.c.updated_at.type))
+    .returning(_SUBMISSIONS.c.id)
+    .cte("stored")
+)
+_STORE_NEW_RESULT = (
+    insert(_RESULTS)
+    .from_select(
+        ["id", "submission_id", "model_version", "priority", "data", "created_at"],
+        select(
+            bindparam("result_id", type_=_RESULTS.c.id.type),
+            _STORED.c.id,
+            bindparam("result_model_version", type_=_RESULTS.c.model_version.type),
+            bindparam("result_priority", type_=_RESULTS.c.priority.type),
+            bindparam("result_data", type_=_RESULTS.c.data.type),
+            bindparam("result_created_at", type_=_RESULTS.c.created_at.type),
+        ),
+    )
+    .returning(_RESULTS.c.id)
+)  # (rowcount reads -1 for this statement: a row says it)
 _REPLACE_RESULT = update(_RESULTS).where(_RESULTS.c.submission_id == bindparam("sid"))
 
 

@@ -13,6 +13,8 @@ validate before saving); `site_config(site)` is what the worker calls before sco
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
@@ -30,6 +32,33 @@ class SiteConfigError(ValueError):
 def site_config(site: Site) -> SiteConfig:
     """Return the scoring configuration stored with the site, with defaults for the rest."""
     return parse_site_config(site.settings or {})
+
+
+#: Sites whose parsed configuration a process keeps (a worker scores for a few sites).
+CACHED_SITES = 256
+_parsed: dict[str, tuple[Mapping[str, Any], SiteConfig]] = {}
+_parsed_lock = threading.Lock()
+
+
+def site_config_for(site_id: str, settings: Mapping[str, Any] | None) -> SiteConfig:
+    """Return `parse_site_config(settings)`, parsed again only when the settings changed.
+
+    The worker reads a site's settings with every submission (in the same query as the
+    submission): comparing them with the ones parsed last time is much cheaper than
+    parsing a lexicon again, and an edit takes effect with the next submission.
+    Settings that do not parse raise every time (nothing is cached for them).
+    """
+    data = settings or {}
+    with _parsed_lock:
+        cached = _parsed.get(site_id)
+    if cached is not None and cached[0] == data:
+        return cached[1]
+    config = parse_site_config(data)
+    with _parsed_lock:
+        if len(_parsed) >= CACHED_SITES and site_id not in _parsed:
+            _parsed.pop(next(iter(_parsed)))
+        _parsed[site_id] = (copy.deepcopy(data), config)
+    return config
 
 
 def parse_site_config(data: Mapping[str, Any]) -> SiteConfig:
@@ -127,4 +156,4 @@ def _lexicon(raw: Any) -> tuple[LexiconEntry, ...]:
     return tuple(entries)
 
 
-__all__ = ["SiteConfigError", "parse_site_config", "site_config"]
+__all__ = ["SiteConfigError", "parse_site_config", "site_config", "site_config_for"]

@@ -1,7 +1,7 @@
 import pytest
 
 from service.scoring.types import PolicyLimits
-from service.storage.site_config import SiteConfigError, parse_site_config
+from service.storage.site_config import SiteConfigError, parse_site_config, site_config_for
 
 
 def test_defaults_when_empty() -> None:
@@ -36,3 +36,19 @@ def test_stored_settings_become_a_site_config() -> None:
 def test_bad_settings_name_the_field(data: dict[str, object], field: str) -> None:
     with pytest.raises(SiteConfigError, match=field):
         parse_site_config(data)
+
+
+def test_site_config_for_parses_again_only_when_the_settings_change() -> None:
+    settings: dict[str, object] = {"thresholds": {"toxicity": 0.7}}
+    first = site_config_for("site-a", settings)
+    assert first.threshold("toxicity") == 0.7
+    assert site_config_for("site-a", {"thresholds": {"toxicity": 0.7}}) is first  # not parsed
+    settings["thresholds"] = {"toxicity": 0.4}  # a caller's later change is not the cache's
+    changed = site_config_for("site-a", settings)
+    assert changed is not first and changed.threshold("toxicity") == 0.4
+    assert site_config_for("site-b", {}).threshold("toxicity") != 0.4  # per site
+    with pytest.raises(SiteConfigError, match=r"thresholds\.toxicity"):
+        site_config_for("site-a", {"thresholds": {"toxicity": 2}})
+    with pytest.raises(SiteConfigError):  # bad settings are never cached
+        site_config_for("site-a", {"thresholds": {"toxicity": 2}})
+    assert site_config_for("site-a", settings) is changed

@@ -42,6 +42,7 @@ from service.storage.models import (
     Site,
     Submission,
 )
+from service.storage.rescoring import requeue_open
 from tests.cms import CmsReceiver
 from tests.unit.worker.conftest import Clock, SentTasks
 from worker import cms_client
@@ -173,6 +174,59 @@ def test_a_submission_under_an_active_lease_is_left_alone(
     assert score_submission(rt, submission_id).outcome == "scored"
     row = _row(db_session, submission_id)
     assert (row.attempts, row.scoring_lease_until) == (2, None)
+
+
+def test_a_run_that_outlived_its_lease_stores_nothing(
+    make_runtime: Callable[..., Runtime], add_submission: Callable[..., str], db_session: Session
+) -> None:
+    # While this worker scores, its lease lapses and another worker claims the row: the
+    # late result must not be stored (on PostgreSQL the store and the result's insert
+    # are one statement, which must then insert nothing either).
+    submission_id = add_submission(TEXT)
+    rt = make_runtime()
+    base = rt.scorer()
+
+    def overtaken(doc: Doc, out: Builder) -> None:
+        db_session.execute(
+            sa.update(Submission)
+            .where(Submission.id == submission_id)
+            .values(attempts=Submission.attempts + 1)
+        )
+        db_session.commit()
+
+    slow = copy.copy(base)
+    slow.phases = [*base.phases, ("overtaken", overtaken)]
+    rt._scorer = slow
+
+    assert score_submission(rt, submission_id).outcome == "skipped"
+    row = _row(db_session, submission_id)
+    assert (row.status, row.attempts, row.scored_at) == (QUEUED, 2, None)
+    assert _results(db_session, submission_id) == []
+
+
+def test_re_scoring_replaces_the_stored_result(
+    make_runtime: Callable[..., Runtime],
+    add_submission: Callable[..., str],
+    db_session: Session,
+    site_with_secret: tuple[Site, str],
+) -> None:
+    submission_id = add_submission(TEXT)
+    rt = make_runtime()
+    assert score_submission(rt, submission_id).outcome == "scored"
+    [first] = _results(db_session, submission_id)
+    db_session.execute(
+        sa.update(Result).where(Result.id == first.id).values(priority=-1.0, data={"old": 1})
+    )
+    assert requeue_open(db_session, site_with_secret[0].id, actor="test") == [submission_id]
+    db_session.commit()
+
+    assert score_submission(rt, submission_id).outcome == "scored"
+    db_session.expire_all()
+    [second] = _results(db_session, submission_id)
+    row = _row(db_session, submission_id)
+    assert (row.status, row.attempts) == (SCORED, 1)
+    assert second.id == first.id and second.priority == row.priority
+    assert second.data["id"] == submission_id and "old" not in second.data
 
 
 class Broken(Exception):
