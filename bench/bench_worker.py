@@ -12,7 +12,15 @@ has it.
 every one matches all earlier ones in copy detection and joins one growing campaign, so
 the per-decile lines show whether a task's cost grows with the campaign.
 
+`--celery` measures a whole worker process instead: one `celery -A worker.app worker
+--pool solo` on the private Redis (the broker) and PostgreSQL, as bench_load starts it;
+after its warm-up the submissions are all enqueued at once, and the worker's CPU time
+(user + system, read from /proc) until the last one is scored is divided by their
+number: the task plus Celery's and kombu's share (receive, acknowledge), without the
+idle polling of a worker that waits for work. Needs `--postgres --redis`.
+
     .venv/bin/python bench/bench_worker.py [--n 300] [--postgres] [--redis] [--texts bench]
+    .venv/bin/python bench/bench_worker.py --celery --postgres --redis --texts mixed [--repeat 3]
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import argparse
 import contextlib
 import cProfile
 import functools
+import os
 import pstats
 import statistics
 import sys
@@ -41,7 +50,7 @@ from service.settings import Settings  # noqa: E402
 from service.storage import copies, copyindex, migrate  # noqa: E402
 from service.storage.db import make_engine, make_session_factory  # noqa: E402
 from service.storage.decisions import delivery_of, record_decision  # noqa: E402
-from service.storage.models import Submission, utcnow  # noqa: E402
+from service.storage.models import QUEUED, Site, Submission, utcnow  # noqa: E402
 from service.storage.sites import create_site  # noqa: E402
 from service.storage.submissions import AuthorIn, SubmissionIn, ingest  # noqa: E402
 from tests.cms import CmsReceiver  # noqa: E402
@@ -273,6 +282,83 @@ def run(args: argparse.Namespace, tmp: str, url: str, redis_url: str) -> None:
     engine.dispose()
 
 
+def run_celery(args: argparse.Namespace, tmp: str, url: str, redis_url: str) -> None:
+    """CPU per scoring task of a real solo Celery worker draining a backlog."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import sqlalchemy as sa
+    from stack import Stack, session_cpu_s, wait
+
+    from service.dispatch import Dispatcher, celery_sender
+
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(ROOT),  # the tree under test, also for an A/B copy of it
+        "MODASSIST_DATA_DIR": str(Path(tmp) / "var"),
+        "MODASSIST_DATABASE_URL": url,
+        "MODASSIST_REDIS_URL": redis_url,
+        "MODASSIST_SECRET_KEY": "bench-secret-key",
+        "MODASSIST_LOG_LEVEL": "WARNING",
+    }
+    stack = Stack(Path(tmp), env)
+    stack.create_site()
+    settings = stack.settings
+    engine = make_engine(settings)
+    sessions = make_session_factory(engine)
+    dispatcher = Dispatcher(celery_sender(settings))
+    all_texts = texts(args.n * args.repeat + 1, args.texts)
+
+    def ingest_batch(prefix: str, batch: list[str]) -> list[str]:
+        with sessions() as session:
+            site = session.get(Site, stack.site_id)
+            assert site is not None
+            ids = [
+                ingest(session, site, SubmissionIn(f"{prefix}{i}", text, "comment"))[0].id
+                for i, text in enumerate(batch)
+            ]
+            session.commit()
+        return ids
+
+    def scored(ids: list[str]) -> bool:
+        with engine.connect() as conn:
+            done = conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(Submission)
+                .where(Submission.id.in_(ids), Submission.status != QUEUED)
+            )
+        return done == len(ids)
+
+    worker = stack.worker("worker", pool="solo")
+    try:
+        warm = ingest_batch("warm", all_texts[:1])
+        dispatcher.enqueue_score(warm[0])
+        wait(lambda: scored(warm), 300, "the worker to load its models", worker)
+        pid = worker.popen.pid
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # idle: no model loading inside the measurement
+            before = session_cpu_s(pid)
+            time.sleep(1)
+            if session_cpu_s(pid) - before < 0.05:
+                break
+        for r in range(args.repeat):
+            ids = ingest_batch(f"r{r}-", all_texts[1 + r * args.n : 1 + (r + 1) * args.n])
+            load = os.getloadavg()[0]
+            cpu0, wall0 = session_cpu_s(pid), time.perf_counter()
+            for submission_id in ids:
+                dispatcher.enqueue_score(submission_id)
+            wait(lambda ids=ids: scored(ids), 600, "the backlog to be scored", worker)
+            cpu, wall = session_cpu_s(pid) - cpu0, time.perf_counter() - wall0
+            print(
+                f"celery solo worker, run {r + 1}: {args.n} tasks in {wall:.1f} s, "
+                f"worker CPU {1000 * cpu / args.n:.2f} ms per task "
+                f"(load average {load:.1f} at start, {os.getloadavg()[0]:.1f} at end)",
+                flush=True,
+            )
+    finally:
+        stack.stop_all()
+        engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=100)
@@ -290,7 +376,13 @@ def main() -> None:
         "--profile", choices=("cumulative", "tottime"), help="cProfile the scoring tasks"
     )
     parser.add_argument("--profile-lines", type=int, default=40)
+    parser.add_argument(
+        "--celery", action="store_true", help="a real solo Celery worker's CPU per task"
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="--celery: measured runs")
     args = parser.parse_args()
+    if args.celery and not (args.postgres and args.redis):
+        parser.error("--celery needs --postgres and --redis")
 
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
@@ -306,7 +398,7 @@ def main() -> None:
             f"database {url.split(':')[0]}, copy index {'Redis' if redis_url else 'off'}, "
             f"texts {args.texts}, n={args.n}"
         )
-        run(args, tmp, url, redis_url)
+        (run_celery if args.celery else run)(args, tmp, url, redis_url)
 
 
 if __name__ == "__main__":
