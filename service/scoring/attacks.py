@@ -192,10 +192,11 @@ class AttacksPhase:
 
     def __call__(self, doc: Doc, out: Builder) -> None:
         hits: list[Hit] = doc.facts.get("lexicon_hits", [])
-        # An attack needs an own hit or an unsourced sentence; without either, the people
-        # named do not matter (most comments) and are not looked for.
+        # An attack needs an own hit or an unsourced sentence with an accusation; without
+        # either, the people named do not matter (most comments) and are not looked for.
         possible = any(not h.quoted for h in hits) or any(
-            s.claim == "unsourced" for s in doc.sentences
+            s.claim == "unsourced" and _ACCUSATION.search(doc.text, s.start, s.end)
+            for s in doc.sentences
         )
         people = persons.find(doc.text) if possible else []
         doc.facts["persons"] = people

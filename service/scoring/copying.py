@@ -360,23 +360,23 @@ def _headline_lines(doc: Doc) -> list[tuple[int, int]]:
 
 def news_voice(doc: Doc) -> NewsGuess | None:
     """Guess the longest stretch that reads like a pasted news report, or None."""
-    headlines = _headline_lines(doc)
     paragraphs = [(m.start(), m.end(), m.group()) for m in _PARAGRAPH.finditer(doc.text)]
     if len(paragraphs) < 3:
         return None
+    headlines = _headline_lines(doc)
     marks: list[tuple[str, list[str]]] = []  # per paragraph: "news" | "neutral" | "own"
     for s, e, para in paragraphs:
-        cues: list[str] = []
-        if any(hs < e and s < he for hs, he in headlines):
-            cues.append("sub-headline")
+        headline = any(hs < e and s < he for hs, he in headlines)
+        # The author's own paragraph (first person, no sub-headline) needs no other cue.
+        if not headline and _FIRST_PERSON.search(para):
+            marks.append(("own", []))
+            continue
+        cues: list[str] = ["sub-headline"] if headline else []
         cues += [f"agency {m.group()}" for m in _AGENCY.finditer(para)]
         cues += [f"reporting «{m.group()}»" for m in _REPORTING.finditer(para)]
         if _DATELINE.match(para):
             cues.append("dateline")
-        if _FIRST_PERSON.search(para) and "sub-headline" not in cues:
-            marks.append(("own", []))
-        else:
-            marks.append(("news" if cues else "neutral", cues))
+        marks.append(("news" if cues else "neutral", cues))
     best: tuple[int, int, list[str]] | None = None
     k = 0
     while k < len(marks):

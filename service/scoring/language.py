@@ -67,6 +67,9 @@ def _word_set(words: str) -> frozenset[str]:
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _LATIN = frozenset("abcdefghijklmnopqrstuvwxyzäöüß")
+# In a lower-cased text without these characters every letter is one of _LATIN.
+_BEYOND_LATIN = re.compile(r"[^\x00-\x7fäöüß]")
+_LATIN_WORD = re.compile(r"[a-zäöüß]+")
 _LATIN_ASCII = frozenset("abcdefghijklmnopqrstuvwxyz")
 # Function words of one language that the other one does not use (not "so", "was", "will",
 # "an", "war", "her", "these": they are words in both).
@@ -102,6 +105,13 @@ _OTHER_WORDS = _word_set(
 )
 
 
+# The vote counts a word for the first of German, English and the others that holds it.
+_ENGLISH_ONLY = _ENGLISH_WORDS - _GERMAN_WORDS
+_OTHER_ONLY = _OTHER_WORDS - _GERMAN_WORDS - _ENGLISH_WORDS
+# Every match of _NOISE holds one of these: texts without them (most) skip the substitution.
+_NOISE_HINTS = ("#", "@", "http", "www.")
+
+
 @cache
 def _detector() -> Any:
     from lingua import Language, LanguageDetectorBuilder
@@ -114,20 +124,24 @@ def _detector() -> Any:
 
 def vote(sample: str) -> str | None:
     """Return "de" or "en" when the function words leave no doubt, else None (ask lingua)."""
-    # Lower-casing maps letters one by one and never makes a space: one call for all words.
-    words = " ".join(_LETTERS.findall(sample)).lower().split(" ")
-    if words == [""]:
-        words = []
-    if len(words) < VOTE_MIN_WORDS or not _LATIN.issuperset("".join(words)):
-        return None
-    german = english = 0
-    for word in words:
-        if word in _GERMAN_WORDS:
-            german += 1
-        elif word in _ENGLISH_WORDS:
-            english += 1
-        elif word in _OTHER_WORDS:
+    lowered = sample.lower()
+    if _BEYOND_LATIN.search(lowered) is None:
+        # ASCII and German letters only (most texts): the words are the runs of [a-zäöüß],
+        # all Latin, found by a cheaper pattern than the Unicode letter class.
+        words = _LATIN_WORD.findall(lowered)
+    else:
+        # Lower-casing maps letters one by one and never makes a space: one call for all.
+        words = " ".join(_LETTERS.findall(sample)).lower().split(" ")
+        if words == [""]:
+            words = []
+        if not _LATIN.issuperset("".join(words)):
             return None
+    if len(words) < VOTE_MIN_WORDS:
+        return None
+    if not _OTHER_ONLY.isdisjoint(words):
+        return None
+    german = sum(map(_GERMAN_WORDS.__contains__, words))
+    english = sum(map(_ENGLISH_ONLY.__contains__, words))
     needed = max(VOTE_MIN_WORDS, VOTE_MIN_SHARE * len(words))
     if german >= needed and not english:
         return "de"
@@ -141,8 +155,12 @@ def detect(text: str) -> tuple[str, float]:
 
     The confidence is lingua's, or 1.0 when the function-word vote decided.
     """
-    sample = _NOISE.sub(" ", text[:MAX_DETECT_CHARS])
-    if sum(map(str.isalpha, sample)) < MIN_LETTERS:
+    sample = text[:MAX_DETECT_CHARS]
+    if any(hint in sample for hint in _NOISE_HINTS):
+        sample = _NOISE.sub(" ", sample)
+    # Enough letters in the opening spare counting them all (most texts).
+    opening = sum(map(str.isalpha, sample[:64]))
+    if opening < MIN_LETTERS and sum(map(str.isalpha, sample)) < MIN_LETTERS:
         return "und", 0.0
     voted = vote(sample)
     if voted is not None:

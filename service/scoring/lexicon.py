@@ -31,6 +31,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -391,6 +392,7 @@ class Lexicon:
         self.phrases = builtin_phrases(language) if language else ()
         anchors = {a for rule in self.phrases for group in rule.anchors for a in group}
         self.anchors = _automaton(anchors) if anchors else None
+        self.keys = _PhraseKeys.build(self.phrases)
 
     def match(self, text: str, views: normalize.Views | None = None) -> list[Hit]:
         """Return the hits in `text`, overlaps resolved, ordered by position.
@@ -406,7 +408,7 @@ class Lexicon:
         hits = [h for h in found if h.weight > 0.0]
         if allowed:
             hits = [h for h in hits if not _inside_any(h, allowed)]
-        hits += _phrase_hits(views.tolerant, self.phrases, self.anchors)
+        hits += _phrase_hits(views.tolerant, self.phrases, self.anchors, self.keys)
         # Every link holds "://", "www." or ".<domain>/": most texts need no search.
         has_link = _LINK_HINT.search(text) is not None
         links = [(m.start(), m.end()) for m in _LINK.finditer(text)] if has_link else []
@@ -487,21 +489,77 @@ def _placed(mode: str, letters_before: int, rest: str, endings: frozenset[str]) 
 _SEGMENT_END = re.compile(r"[.!?\n]")
 
 
+@dataclass(frozen=True)
+class _PhraseKeys:
+    """One anchor group per phrase rule, the one least likely to occur, in one automaton.
+
+    A rule can match only when a word of each of its groups occurs, so of a rule's groups
+    one is enough to rule it out. The key is a group without words of up to three letters
+    ("an", "die", "eu" occur inside most texts), of those the one whose shortest word is
+    longest, on a tie the one with the longer words on average. Most texts hold no key
+    word at all and skip the phrase rules after one pass over the text.
+    """
+
+    automaton: Any  # ahocorasick.Automaton, None when every rule must be tried
+    # key word -> indices of the rules whose key group holds it
+    rules: dict[str, tuple[int, ...]]
+    # indices of the rules without anchors (tried on every text)
+    always: tuple[int, ...]
+
+    @classmethod
+    def build(cls, rules: Sequence[PhraseRule]) -> _PhraseKeys:
+        by_word: dict[str, list[int]] = {}
+        always = []
+        for index, rule in enumerate(rules):
+            if not rule.anchors:
+                always.append(index)
+                continue
+            key = max(rule.anchors, key=_rarity)
+            for word in set(key):
+                by_word.setdefault(word, []).append(index)
+        automaton = _automaton(by_word) if by_word else None
+        return cls(automaton, {w: tuple(i) for w, i in by_word.items()}, tuple(always))
+
+    def candidates(self, text: str) -> list[int]:
+        """Return the indices of the rules whose key group has a word in `text`, in order."""
+        if self.automaton is None:
+            return list(self.always)
+        present = set(map(itemgetter(1), self.automaton.iter(text)))
+        if not present and not self.always:
+            return []
+        found = set(self.always)
+        for word in present:
+            found.update(self.rules[word])
+        return sorted(found)
+
+
+def _rarity(group: tuple[str, ...]) -> tuple[bool, int, float]:
+    shortest = min(map(len, group))
+    return shortest > 3, shortest, sum(map(len, group)) / len(group)
+
+
 def _phrase_hits(
-    view: normalize.View, rules: Sequence[PhraseRule], anchors: Any = None
+    view: normalize.View,
+    rules: Sequence[PhraseRule],
+    anchors: Any = None,
+    keys: _PhraseKeys | None = None,
 ) -> list[Hit]:
     """Return the phrase rules' hits in the tolerant view.
 
-    A rule is tried only when every anchor group has a word in the text. Its words and
-    separators never include a sentence end (`.`, `!`, `?`, a line break), so a match lies
-    inside one segment between them; with the anchors' automaton, a rule's regex runs only
-    over the segments that hold a word of every anchor group (with `pos`/`endpos`, so its
-    look-arounds see the same neighbours as over the whole text). `re:` rules run over the
-    whole text.
+    A rule is tried only when every anchor group has a word in the text (with `keys`, the
+    rules of `keys.candidates` alone are checked). Its words and separators never include
+    a sentence end (`.`, `!`, `?`, a line break), so a match lies inside one segment
+    between them; with the anchors' automaton, a rule's regex runs only over the segments
+    that hold a word of every anchor group (with `pos`/`endpos`, so its look-arounds see
+    the same neighbours as over the whole text). `re:` rules run over the whole text.
     """
     text = view.text
     if not rules:
         return []
+    if keys is not None:
+        rules = [rules[i] for i in keys.candidates(text)]
+        if not rules:
+            return []
     # anchor -> index of its last letter, for every occurrence
     found: dict[str, list[int]] | None = None
     if anchors is not None:

@@ -86,10 +86,17 @@ def _roles_by_length() -> tuple[tuple[int, frozenset[str]], ...]:
     return tuple((n, frozenset(r for r in role_nouns() if len(r) == n)) for n in lengths)
 
 
+@cache
+def _role_endings() -> tuple[str, ...]:
+    return tuple(role_nouns())
+
+
 @lru_cache(maxsize=16384)
 def role_of(word: str) -> str | None:
     """Return the role noun a word ends in ("EU-Außenbeauftragte" -> "beauftragte")."""
     tail = word.split("-")[-1].lower()
+    if not tail.endswith(_role_endings()):  # most words: one C-level test
+        return None
     for length, roles in _roles_by_length():
         # The role is the whole word or the head of a compound ("Kultur|ministerin").
         if (len(tail) == length or len(tail) - length >= 3) and tail[-length:] in roles:
@@ -129,7 +136,11 @@ def find(text: str) -> list[Person]:
     surnames: dict[str, str] = dict(known_people())
     # Only a capitalised word (a role noun, a given name) or a title opens a mention: the
     # loop below visits those alone (all listed names and roles are capitalised).
-    openers = [i for i, (_s, _e, w) in enumerate(words) if w[0].isupper() or _title(w)]
+    openers = [
+        i
+        for i, (_s, _e, w) in enumerate(words)
+        if w[0].isupper() or (len(w) <= _LONGEST_TITLE and _title(w))
+    ]
     resume = 0  # words before this belong to a mention found already
     for i in openers:
         if i < resume:

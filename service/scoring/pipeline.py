@@ -32,6 +32,9 @@ MODEL_VERSION = "2026.11.1"
 #: A str holds a surrogate code point only when it is lone (a JSON escape like "\\ud800").
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
+#: The configuration of a submission scored without one (frozen, never changed by a phase).
+_DEFAULT_CONFIG = SiteConfig()
+
 Phase = Callable[[Doc, Builder], None]
 PhaseFactory = Callable[[Path], Phase]
 
@@ -68,7 +71,7 @@ class Scorer:
         config: SiteConfig | None = None,
         references: Sequence[Reference] = (),
     ) -> Result:
-        config = config if config is not None else SiteConfig()
+        config = config if config is not None else _DEFAULT_CONFIG
         doc = Doc(submission=_encodable(submission), config=config, references=tuple(references))
         out = Builder()
         for _name, phase in self.phases:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.scoring import language
 from service.scoring.document import Builder, Doc
 from service.scoring.language import LanguagePhase, detect, vote
 from service.scoring.types import SiteConfig, Submission
@@ -95,3 +96,40 @@ def test_an_overwhelming_function_word_vote_decides_without_lingua(text: str, co
 )
 def test_other_languages_and_mixed_text_go_to_lingua(text: str) -> None:
     assert vote(text) is None
+
+
+def _general_vote(sample: str) -> str | None:
+    """The vote by the Unicode letter class alone (what `vote` does for any text)."""
+    words = " ".join(language._LETTERS.findall(sample)).lower().split()
+    if len(words) < language.VOTE_MIN_WORDS or not language._LATIN.issuperset("".join(words)):
+        return None
+    if any(w in language._OTHER_WORDS and w not in language._GERMAN_WORDS for w in words):
+        return None
+    german = sum(w in language._GERMAN_WORDS for w in words)
+    english = sum(w in language._ENGLISH_WORDS for w in words)
+    needed = max(language.VOTE_MIN_WORDS, language.VOTE_MIN_SHARE * len(words))
+    if german >= needed and not english:
+        return "de"
+    if english >= needed and not german and language._LATIN_ASCII.issuperset("".join(words)):
+        return "en"
+    return None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich weiß nicht, ob die Straße über den Fluss führt, aber wir sind dort gewesen.",
+        "ICH WEISS NICHT, OB DIE STRASSE ÜBER DEN FLUSS FÜHRT, ABER WIR SIND DORT GEWESEN.",
+        "Ich weiß nicht, ob die Straße über den Fluss führt – aber wir sind dort „gewesen“.",
+        "Ich weiß nicht, ob die Straße_über den Fluss führt, aber wir sind in Malmö gewesen.",
+        "Ich weiß nicht, ob die Straße über den Fluss führt, aber wir sind im Café gewesen.",
+        "Ich weiß nicht, ob die K-Straße über den Fluss führt, aber wir sind 2x dort gewesen.",
+        "The city said that they would not pay for the road because it has been too costly.",
+        "The city said that they would not pay for the road because it has been too cöstly.",
+        "Die Stadt sagte, that they would not pay, weil es zu teuer ist und nicht geht.",
+        "Das ist ein Test",
+    ],
+)
+def test_the_vote_on_german_letters_equals_the_general_vote(text: str) -> None:
+    # Text of ASCII and German letters takes a cheaper path than text with other letters.
+    assert vote(text) == _general_vote(text)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.scoring import lexicon
+from service.scoring import lexicon, normalize
 from service.scoring.document import Builder, Doc
 from service.scoring.types import LexiconEntry, SiteConfig, Submission
 
@@ -406,3 +406,26 @@ def test_a_flood_of_one_insult_shows_the_first_hits_and_counts_about_twice() -> 
     assert hits[0].start == 0
     # Repeats add half of the previous one each: the sum tends to twice the weight.
     assert lexicon.score(hits) == pytest.approx(1 - math.exp(-2 * hits[0].weight))
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *("die", "an", "Wand", "stellen", "EU", "ist", "eine", "Diktatur", "nicht"),
+                *("kapiert", "Medien", "lügen", "gleichgeschaltet", "halt", "die", "Fresse"),
+                *("Marionette", "der", "USA", "moralisch", "verkommene", "Klasse", "Pack"),
+                *("dieses", "linke", "russophob", ".", ",", "\n", "Volk", "ausgetauscht"),
+            ]
+        ),
+        max_size=24,
+    )
+)
+@settings(max_examples=300, deadline=None)
+def test_key_words_select_every_phrase_rule_that_can_match(words: list[str]) -> None:
+    # The key-word pre-filter may only skip rules whose anchors are not all present.
+    compiled = lexicon.compiled((), "de")
+    view = normalize.views(" ".join(words)).tolerant
+    keyed = lexicon._phrase_hits(view, compiled.phrases, compiled.anchors, compiled.keys)
+    every = lexicon._phrase_hits(view, compiled.phrases, compiled.anchors)
+    assert keyed == every

@@ -124,3 +124,15 @@ def test_the_reference_letter_breaks_the_rules_expected_md_lists() -> None:
         "Russland braucht Munition und die Ukrainer brauchen Kanonenfutter",
         "30.000 nordkoreanische Soldaten womöglich bald in der Ukraine?",
     ]
+
+
+def test_letter_counts_equal_the_per_character_counts() -> None:
+    texts = [
+        "",
+        "Das IST ein Test mit Ümlauten ÄÖÜ und ß, ẞ.",
+        "ǅ ǈ Ⅻ Ⓐ ﬁ İ K ſ ½ ² Ω ω Я я 中文 ١٢٣ \u0301",
+        "ONLY ASCII 123 !!! ???",
+    ]
+    for text in texts:
+        letters = "".join(filter(str.isalpha, text))
+        assert policy.letter_counts(text) == (len(letters), sum(map(str.isupper, letters)))
