@@ -176,7 +176,9 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
     limit = rt.settings.score_max_retries + 1  # the first try plus the retries
     client = _copy_client(rt)
     with rt.scoring_session() as session:
-        read = session.execute(_SCORING_READ, {"sid": submission_id}).one_or_none()
+        # Core statements go through the session's connection: the ORM's execute layer
+        # costs ~0.09 CPU ms per statement and adds nothing to plain table statements.
+        read = session.connection().execute(_SCORING_READ, {"sid": submission_id}).one_or_none()
         if read is None:
             log.warning("score: submission %s does not exist", submission_id)
             return ScoreOutcome("missing")
@@ -259,6 +261,7 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
     # Into the copy index first: no network call while the store transaction holds locks.
     copies.index_scored(client, prepared.row)
     with rt.scoring_session() as session, session.begin():
+        conn = session.connection()
         scored_at = rt.now()
         store = {
             "sid": submission_id,
@@ -272,7 +275,7 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
             "priority": result_priority,
             "data": data,
         }
-        if not prepared.had_result and session.get_bind().dialect.name == "postgresql":
+        if not prepared.had_result and conn.dialect.name == "postgresql":
             # The common case in one round trip: the result row exists only if the
             # submission's row was still this attempt's to store. ("priority" is the
             # row's, capped by the rules; the result keeps its own.)
@@ -284,14 +287,14 @@ def score_submission(rt: Runtime, submission_id: str) -> ScoreOutcome:
                 "result_created_at": scored_at,
                 "updated_at": scored_at,
             }
-            inserted = session.execute(_STORE_NEW_RESULT, {**store, **new_result}).first()
+            inserted = conn.execute(_STORE_NEW_RESULT, {**store, **new_result}).first()
             stored = inserted is not None
         else:
-            stored = _rowcount(session.execute(_STORE, store))
+            stored = _rowcount(conn.execute(_STORE, store))
             if stored and prepared.had_result:  # re-scoring: the new one replaces the old
-                session.execute(_REPLACE_RESULT.values(**values), {"sid": submission_id})
+                conn.execute(_REPLACE_RESULT.values(**values), {"sid": submission_id})
             elif stored:
-                session.execute(_INSERT_RESULT, {"submission_id": submission_id, **values})
+                conn.execute(_INSERT_RESULT, {"submission_id": submission_id, **values})
         if not stored:
             # A later claim owns the row (this run outlived its lease); its result counts.
             log.info("score: submission %s was re-claimed, result dropped", submission_id)
@@ -414,7 +417,7 @@ def _claim_submission(
     # lock and then re-checks the condition; SQLite serialises writers. The lease keeps
     # later tasks for the same id away while this one scores; a dead worker's lease lapses.
     claimed = _rowcount(
-        session.execute(
+        session.connection().execute(
             _CLAIM,
             {
                 "sid": submission_id,
