@@ -7,7 +7,8 @@ limit to turn a hung model into a retry. This pool keeps that promise with SIGAL
 timer is armed for the task's soft limit (the task's `soft_time_limit` or the message's)
 when the task starts and disarmed when it ends; when it fires, SoftTimeLimitExceeded is
 raised inside the task, as the prefork pool does. Hard time limits stay unsupported here
-(as in the solo pool); no task of ours sets one.
+(as in the solo pool); no task of ours sets one. `--max-tasks-per-child N` works as with
+prefork: after N tasks the worker stops warmly and its supervisor starts a new one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from celery.concurrency.base import apply_target
 from celery.concurrency.solo import TaskPool
 from celery.exceptions import SoftTimeLimitExceeded
+from celery.platforms import EX_OK
+from celery.worker import state
 
 #: What `app.conf.worker_pool` names (Celery's --pool accepts only its own aliases).
 POOL = "worker.solo:SoloPool"
@@ -36,8 +39,26 @@ class SoloPool(TaskPool):  # type: ignore[misc]  # Celery is untyped
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.on_apply = self._apply
+        # Celery's --max-tasks-per-child (which its solo pool ignores): after that many
+        # tasks this worker stops warmly and `modassist worker --processes` starts a fresh
+        # one, bounding memory growth as the prefork pool's recycling does.
+        self.max_tasks: int = self.options.get("maxtasksperchild") or 0
+        self.tasks_done = 0
 
-    def _apply(
+    def _get_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = super()._get_info()
+        info["max-tasks-per-child"] = self.max_tasks or None
+        return info
+
+    def _apply(self, target: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._run(target, *args, **kwargs)
+        finally:
+            self.tasks_done += 1
+            if self.max_tasks and self.tasks_done >= self.max_tasks:
+                state.should_stop = EX_OK  # what Celery's SIGTERM handler sets
+
+    def _run(
         self,
         target: Any,
         args: Any = (),

@@ -59,3 +59,20 @@ def test_a_task_within_its_limit_or_without_one_runs_to_the_end() -> None:
     time.sleep(0.1)  # the disarmed timer would fire within this if it were left running
 
     assert results == ["finished", "finished"]
+
+
+def test_after_max_tasks_per_child_the_worker_stops_warmly() -> None:
+    from celery.worker import state
+
+    pool = SoloPool(maxtasksperchild=2)
+    results: list[Any] = []
+    try:
+        pool.apply_async(_hung_model, args=(0.0,), callback=results.append)
+        assert state.should_stop is None
+        pool.apply_async(_hung_model, args=(0.0,), callback=results.append)
+        # The consumer loop's next maybe_shutdown() raises WorkerShutdown(0): exit 0.
+        assert state.should_stop == 0
+        assert results == ["finished", "finished"]
+        assert pool._get_info()["max-tasks-per-child"] == 2
+    finally:
+        state.should_stop = None
