@@ -138,7 +138,11 @@ def _target(text: str, hit: Hit, people: Sequence[persons.Person]) -> persons.Pe
 def allegation_attacks(doc: Doc, people: Sequence[persons.Person]) -> list[Attack]:
     """Return unsourced sentences that accuse a named person who stands before the accusation."""
     found: list[Attack] = []
-    if not any(s.claim == "unsourced" for s in doc.sentences):
+    # Only an unsourced sentence with an accusation can hold one (most texts have none).
+    if not any(
+        s.claim == "unsourced" and _ACCUSATION.search(doc.text, s.start, s.end)
+        for s in doc.sentences
+    ):
         return found
     attributed = [q for q in quotes.find(doc.text) if q.attributed]
     starts = [p.start for p in people]  # people come in text order

@@ -47,8 +47,10 @@ _MARKS = re.compile(r"[!?]*(?:!{3,}|\?{3,}|(?:[!?]){4,})[!?]*|(?:\?!|!\?){2,}")
 # Every link holds "://", "www." or a dot before a top-level domain, and every run of marks
 # two marks in a row: texts without them skip the costlier searches (most comments).
 _LINK_HINT = re.compile(r"://|www\.|\.(?:de|com|org|net|at|ch|eu|info)", re.I)
-_MARKS_HINT = re.compile(r"[!?]{2}")
-_SHOUTED_WORD = re.compile(r"\b[A-ZÄÖÜ]{4,}\b")
+_MARKS_HINTS = ("!!", "??", "!?", "?!")
+# A word of four or more capitals: `\b[A-ZÄÖÜ]{4,}\b`, with the word-start test after the
+# first capital, so that `re` skips ahead to capitals instead of testing every position.
+_SHOUTED_WORD = re.compile(r"[A-ZÄÖÜ](?<!\w.)[A-ZÄÖÜ]{3,}\b")
 _WORD = re.compile(r"[^\W\d_][\w'-]*")
 _NAME_WORD = re.compile(
     r"^(?:[A-ZÄÖÜ][a-zäöüß]+(?:-[A-ZÄÖÜ][a-zäöüß]+)?|[A-ZÄÖÜ]\.|von|van|de|zu|der|den)$"
@@ -266,7 +268,7 @@ class PolicyPhase:
                             "Wort in Großbuchstaben / word in capitals",
                             rule="caps_word",
                         )
-        marks = list(_MARKS.finditer(text)) if _MARKS_HINT.search(text) else []
+        marks = list(_MARKS.finditer(text)) if any(h in text for h in _MARKS_HINTS) else []
         if marks:
             findings.add(min(0.9, MARKS_SEVERITY_EACH * len(marks)))
             for m in marks:

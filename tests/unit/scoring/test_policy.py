@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from service.scoring import policy
@@ -136,3 +137,14 @@ def test_letter_counts_equal_the_per_character_counts() -> None:
     for text in texts:
         letters = "".join(filter(str.isalpha, text))
         assert policy.letter_counts(text) == (len(letters), sum(map(str.isupper, letters)))
+
+
+def test_shouted_words_are_whole_words_of_four_capitals() -> None:
+    reference = re.compile(r"\b[A-ZÄÖÜ]{4,}\b")
+    text = (
+        "ÄRGER über DIE BAHN: xABCD ABCDe _ABCD 1ABCD ABCD1 ABC ÜBERALL-SCHLECHT "
+        "ABCDEFG, „SCHANDE“ und ABCÄÖÜ; ẞABCD ABCDẞ"
+    )
+    found = [m.span() for m in policy._SHOUTED_WORD.finditer(text)]
+    assert found == [m.span() for m in reference.finditer(text)]
+    assert text[found[0][0] : found[0][1]] == "ÄRGER"
