@@ -14,14 +14,6 @@ clear goes to lingua. Of the 107,000 German and English training texts in ../sha
 bench/bench_scoring.py; it disagrees with lingua on 8 texts, 7 of which lingua got wrong
 ("Kayleigh McEnany ist ein bisserl der Typ wie die Stormy Daniels." as English, English
 tweets as Italian or Polish) and one mostly English text behind two German words.
-
-What the vote leaves open, when it has at least `QUICK_MIN_CHARS` characters, goes first
-to lingua's low-accuracy mode (trigrams only, about a third of the time, ~25 MB): German or
-English with a confidence of at least `QUICK_ACCEPT` is taken; anything else (another
-language, a doubtful text) gets the full model. Of the first 1,500-4,000 texts of each
-German and English training corpus, 1,743 are that long and left open by the vote: the
-quick answer is taken for 97-100 % of them and differs from the full model's on one (a
-German tweet). On shorter texts the quick mode called English tweets German too often.
 """
 
 from __future__ import annotations
@@ -42,10 +34,6 @@ MIN_LETTERS = 12
 MAX_DETECT_CHARS = 1200
 #: The top language must be at least this confident to be named as the text's language.
 MIN_CONFIDENCE = 0.5
-#: lingua's low-accuracy mode decides alone when it says German or English this confidently.
-QUICK_ACCEPT = 0.95
-#: ... in a text at least this long (on short tweets it calls English German).
-QUICK_MIN_CHARS = 120
 
 # lingua names; loaded once per process (~200 MB with these languages preloaded).
 _CANDIDATES = (
@@ -125,14 +113,13 @@ _NOISE_HINTS = ("#", "@", "http", "www.")
 
 
 @cache
-def _detector(quick: bool = False) -> Any:
+def _detector() -> Any:
     from lingua import Language, LanguageDetectorBuilder
 
     languages = [getattr(Language, name) for name in _CANDIDATES]
-    builder = LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models()
-    if quick:
-        builder = builder.with_low_accuracy_mode()
-    return builder.build()
+    return (
+        LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
+    )
 
 
 def vote(sample: str) -> str | None:
@@ -178,15 +165,6 @@ def detect(text: str) -> tuple[str, float]:
     voted = vote(sample)
     if voted is not None:
         return voted, 1.0
-    quick = (
-        _detector(quick=True).compute_language_confidence_values(sample)
-        if len(sample) >= QUICK_MIN_CHARS
-        else []
-    )
-    if quick and quick[0].value >= QUICK_ACCEPT:
-        code = str(quick[0].language.iso_code_639_1.name).lower()
-        if code in SUPPORTED:
-            return code, float(quick[0].value)
     values = _detector().compute_language_confidence_values(sample)
     if not values:
         return "und", 0.0
@@ -204,7 +182,6 @@ class LanguagePhase:
 
     def __init__(self) -> None:
         _detector()  # built once per process, at start-up rather than on the first comment
-        _detector(quick=True)
 
     def __call__(self, doc: Doc, out: Builder) -> None:
         declared = (doc.submission.language or "").strip().lower()[:2]

@@ -133,30 +133,3 @@ def _general_vote(sample: str) -> str | None:
 def test_the_vote_on_german_letters_equals_the_general_vote(text: str) -> None:
     # Text of ASCII and German letters takes a cheaper path than text with other letters.
     assert vote(text) == _general_vote(text)
-
-
-def test_long_open_text_is_decided_by_the_quick_model_unless_it_is_another_language(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    asked: list[bool] = []
-    real = language._detector
-
-    def recording(quick: bool = False) -> object:
-        asked.append(quick)
-        return real(quick)
-
-    monkeypatch.setattr(language, "_detector", recording)
-    english = (
-        "The council met on Tuesday evening to discuss the new budget for schools, roads and "
-        "the library, and the mayor promised a decision before the summer break, wie immer."
-    )
-    assert vote(english) is None  # one German function word sends it to lingua
-    assert detect(english)[0] == "en"
-    assert asked == [True]
-    asked.clear()
-    french = (
-        "Le conseil municipal s'est réuni mardi soir pour discuter du nouveau budget des écoles, "
-        "des routes et de la bibliothèque, et le maire a promis une décision avant l'été."
-    )
-    assert detect(french)[0] == "fr"
-    assert asked == [True, False]
