@@ -413,7 +413,7 @@ def main() -> None:
     out: list[str] = [
         f"bench_load {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, "
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start "
-        "(shared machine: other engineers' tests run meanwhile)"
+        "(it counts every process on the machine, the bench's own included)"
     ]
     print(out[0], flush=True)
     try:
