@@ -43,7 +43,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack import PrivatePostgres, Stack, base_env, temp_dir, wait
+from stack import PrivatePostgres, Stack, base_env, proc_stats, temp_dir, wait
 
 from service.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from tests.support import RedisServer, free_port
@@ -296,18 +296,8 @@ DRILLS = ["postgres", "redis", "cms_down", "same_webhook", "worker_kill"]
 
 def _children(pid: int) -> list[int]:
     """Return the pids of the live child processes of `pid`, oldest first."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.append((int(fields[19]), int(entry.name)))  # start time, pid
-    return [child for _, child in sorted(found)]
+    found = [(int(f[19]), p) for p, f in proc_stats() if int(f[1]) == pid and f[0] != "Z"]
+    return [child for _, child in sorted(found)]  # by start time
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,10 +268,12 @@ class Stack:
             proc.stop()
 
 
-def session_cpu_s(sid: int) -> float:
-    """CPU seconds (user + system) of the live processes in session `sid` (a Proc's pid)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+def proc_stats() -> Iterator[tuple[int, list[str]]]:
+    """Yield (pid, fields of /proc/pid/stat after the command name) for every live process.
+
+    fields[0] is the state, [1] the parent pid, [3] the session id, [11] and [12] utime
+    and stime in clock ticks, [19] the start time.
+    """
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -279,11 +281,13 @@ def session_cpu_s(sid: int) -> float:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        # fields[3] is the session id; utime and stime are fields 14 and 15 of stat.
-        if int(fields[3]) == sid:
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+        yield int(entry.name), stat[stat.rindex(")") + 2 :].split()
+
+
+def session_cpu_s(sid: int) -> float:
+    """CPU seconds (user + system) of the live processes in session `sid` (a Proc's pid)."""
+    ticks = sum(int(f[11]) + int(f[12]) for _, f in proc_stats() if int(f[3]) == sid)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _answers(url: str) -> bool:
