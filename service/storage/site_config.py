@@ -8,7 +8,8 @@ Stored shape (every part optional, anything missing takes the default):
                   "explanation": "...", "signal": "inflammatory"}, ...]}
 
 `parse_site_config` raises SiteConfigError naming the bad field (for the admin pages to
-validate before saving); `site_config(site)` is what the worker calls before scoring.
+validate before saving); `site_config_for(site_id, settings)` is what the worker calls
+before scoring (it parses a site's settings again only when they changed).
 """
 
 from __future__ import annotations
@@ -20,18 +21,12 @@ from dataclasses import fields
 from typing import Any
 
 from service.scoring.types import LexiconEntry, PolicyLimits, SiteConfig
-from service.storage.models import Site
 
 LEXICON_SIGNALS = ("inflammatory", "toxicity")
 
 
 class SiteConfigError(ValueError):
     """A site's settings hold a value the scoring core cannot use."""
-
-
-def site_config(site: Site) -> SiteConfig:
-    """Return the scoring configuration stored with the site, with defaults for the rest."""
-    return parse_site_config(site.settings or {})
 
 
 #: Sites whose parsed configuration a process keeps (a worker scores for a few sites).
@@ -156,4 +151,4 @@ def _lexicon(raw: Any) -> tuple[LexiconEntry, ...]:
     return tuple(entries)
 
 
-__all__ = ["SiteConfigError", "parse_site_config", "site_config", "site_config_for"]
+__all__ = ["SiteConfigError", "parse_site_config", "site_config_for"]

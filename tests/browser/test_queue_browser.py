@@ -27,7 +27,7 @@ from service.scoring.pipeline import Scorer
 from service.scoring.types import Submission as ScoringInput
 from service.settings import Settings
 from service.storage.models import Author, CallbackDelivery, Decision, Site, utcnow
-from service.storage.site_config import site_config
+from service.storage.site_config import parse_site_config
 from service.web import create_app
 from tests.browser.support import login, serve, stack
 from tests.cms import CmsReceiver
@@ -88,7 +88,7 @@ def _score_and_store(
         session.flush()
     result = scorer.score(
         ScoringInput(id=external_id, text=text, kind=kind, author_name=author_name),  # type: ignore[arg-type]
-        site_config(site),
+        parse_site_config(site.settings or {}),
         (),
     )
     sub = add_submission(
