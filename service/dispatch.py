@@ -50,6 +50,13 @@ class Dispatcher:
         return True
 
 
+def split_args(name: str, args: list[Any]) -> tuple[list[Any], float | None]:
+    """Return a sender's (task arguments, countdown): the Dispatcher passes a delivery's
+    countdown after its id; every task itself takes the id alone."""
+    countdown = args[1] if name == DELIVER_CALLBACK and len(args) > 1 else None
+    return args[:1], countdown
+
+
 def celery_sender(settings: Settings) -> Sender:
     """A sender that publishes through a lightweight Celery client to MODASSIST_REDIS_URL."""
     from celery import Celery
@@ -60,7 +67,7 @@ def celery_sender(settings: Settings) -> Sender:
     client.conf.broker_transport_options = {"max_retries": 1, "interval_start": 0}
 
     def send(name: str, args: list[Any], queue: str) -> None:
-        countdown = args[1] if name == DELIVER_CALLBACK and len(args) > 1 else None
-        client.send_task(name, args=args[:1], queue=queue, countdown=countdown, retry=False)
+        task_args, countdown = split_args(name, args)
+        client.send_task(name, args=task_args, queue=queue, countdown=countdown, retry=False)
 
     return send

@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from service.dispatch import DELIVER_CALLBACK, Sender, celery_sender
+from service.dispatch import Sender, celery_sender, split_args
 from service.settings import Settings
 
 #: A broker that does not answer within this long fails the enqueue (the sweep retries).
@@ -50,8 +50,8 @@ def broker_sender(settings: Settings) -> Sender:
     reply_to = str(uuid.uuid4())
 
     def send(name: str, args: list[Any], queue: str) -> None:
-        countdown = args[1] if name == DELIVER_CALLBACK and len(args) > 1 else None
-        message = task_message(name, args[:1], queue, countdown, origin, reply_to)
+        task_args, countdown = split_args(name, args)
+        message = task_message(name, task_args, queue, countdown, origin, reply_to)
         client.lpush(queue, json.dumps(message))
 
     return send
