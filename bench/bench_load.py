@@ -55,7 +55,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stack import Stack, base_env, session_cpu_s, temp_dir, wait
+from stack import Stack, base_env, session_cpu_s, temp_dir, wait, wait_idle
 
 from service.signing import signed_headers
 from tests.support import RedisServer, postgres_database
@@ -290,12 +290,7 @@ def _end_to_end(
     # when all of them are idle, so that no loading overlaps the measurement (a shipped
     # worker's session holds all its processes).
     pids = [p.popen.pid for p in stack.procs if p.name.startswith("worker-")]
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        before = [session_cpu_s(pid) for pid in pids]
-        time.sleep(2)
-        if all(session_cpu_s(pid) - b < 0.3 for pid, b in zip(pids, before, strict=True)):
-            break
+    wait_idle(pids, timeout_s=180, interval_s=2, below_cpu_s=0.3)
     total = int(rate * seconds)
     texts = Texts(mix, total + 1)
     procs = {p.name: p.popen.pid for p in stack.procs}

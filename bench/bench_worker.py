@@ -286,7 +286,7 @@ def run_celery(args: argparse.Namespace, tmp: str, url: str, redis_url: str) -> 
     """CPU per scoring task of a real solo Celery worker draining a backlog."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import sqlalchemy as sa
-    from stack import Stack, session_cpu_s, wait
+    from stack import Stack, session_cpu_s, wait, wait_idle
 
     from service.dispatch import Dispatcher, celery_sender
 
@@ -334,12 +334,8 @@ def run_celery(args: argparse.Namespace, tmp: str, url: str, redis_url: str) -> 
         dispatcher.enqueue_score(warm[0])
         wait(lambda: scored(warm), 300, "the worker to load its models", worker)
         pid = worker.popen.pid
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # idle: no model loading inside the measurement
-            before = session_cpu_s(pid)
-            time.sleep(1)
-            if session_cpu_s(pid) - before < 0.05:
-                break
+        # Idle: no model loading inside the measurement.
+        wait_idle([pid], timeout_s=120, interval_s=1, below_cpu_s=0.05)
         for r in range(args.repeat):
             ids = ingest_batch(f"r{r}-", all_texts[1 + r * args.n : 1 + (r + 1) * args.n])
             load = os.getloadavg()[0]

@@ -290,6 +290,18 @@ def session_cpu_s(sid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def wait_idle(sids: list[int], timeout_s: float, interval_s: float, below_cpu_s: float) -> None:
+    """Return once every session in `sids` used less than `below_cpu_s` CPU seconds in one
+    `interval_s`, or after `timeout_s`: e.g. workers done loading their models, so that no
+    loading overlaps a measurement."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        before = [session_cpu_s(sid) for sid in sids]
+        time.sleep(interval_s)
+        if all(session_cpu_s(sid) - b < below_cpu_s for sid, b in zip(sids, before, strict=True)):
+            return
+
+
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=5).status_code == 200
