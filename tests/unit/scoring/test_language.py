@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from typing import ClassVar
+
 import pytest
 
 from service.scoring import language
@@ -133,3 +136,59 @@ def _general_vote(sample: str) -> str | None:
 def test_the_vote_on_german_letters_equals_the_general_vote(text: str) -> None:
     # Text of ASCII and German letters takes a cheaper path than text with other letters.
     assert vote(text) == _general_vote(text)
+
+
+def test_lingua_loads_on_one_thread_and_the_variable_goes_away(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(language.LOADER_THREADS_VARIABLE, raising=False)
+    with language._one_loader_thread():
+        assert os.environ[language.LOADER_THREADS_VARIABLE] == "1"
+    assert language.LOADER_THREADS_VARIABLE not in os.environ
+
+
+def test_an_operators_thread_setting_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(language.LOADER_THREADS_VARIABLE, "2")
+    with language._one_loader_thread():
+        assert os.environ[language.LOADER_THREADS_VARIABLE] == "2"
+    assert os.environ[language.LOADER_THREADS_VARIABLE] == "2"
+
+
+class _Builder:
+    """Stands in for lingua's LanguageDetectorBuilder: records which detectors are built."""
+
+    built: ClassVar[list[tuple[str, ...]]] = []
+
+    def __init__(self, languages: tuple[str, ...]) -> None:
+        self.languages = languages
+        self.preloaded = False
+
+    @classmethod
+    def from_languages(cls, *languages: str) -> _Builder:
+        return cls(languages)
+
+    def with_preloaded_language_models(self) -> _Builder:
+        self.preloaded = True
+        return self
+
+    def build(self) -> None:
+        assert self.preloaded
+        _Builder.built.append(self.languages)
+
+
+def test_models_are_loaded_one_language_at_a_time() -> None:
+    _Builder.built = []
+    language._load_models(_Builder, ["GERMAN", "ENGLISH", "FRENCH", "ARABIC"])
+    # Each detector adds one language to those already loaded: all are loaded in the end.
+    assert _Builder.built == [("GERMAN", "ENGLISH"), ("GERMAN", "FRENCH"), ("GERMAN", "ARABIC")]
+
+
+def test_the_detector_knows_every_candidate_language() -> None:
+    # The detector built after the one-by-one loading still chooses among all candidates.
+    languages = {
+        value.language.name
+        for value in language._detector().compute_language_confidence_values(
+            "Dies ist ein Satz, this is a sentence, ceci est une phrase, questa è una frase."
+        )
+    }
+    assert languages == set(language._CANDIDATES)
