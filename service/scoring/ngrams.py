@@ -134,9 +134,12 @@ class GramCounter:
         A binary search in ~100,000 sorted codes costs ~16 scattered memory reads per
         code, a `CodeTable` two: for a 400-character comment's ~630 distinct character
         n-grams about 33 -> 15 µs, for ~4-8 MB per 100,000 codes. Only for coded counters.
+        The sorted codes and their indices are then let go (16 bytes per code; 7 MB for
+        the toxicity and claims models): every look-up goes to the table.
         """
         if (self.coded or self.words_coded) and self._table is None:
             self._table = CodeTable(self._codes, self._index)
+            self._codes, self._index = _NO_CODES, _EMPTY
 
     def word_gram_codes(self, text: str) -> Codes:
         """Return the code of every word n-gram of text (only for `words_coded` counters)."""
