@@ -7,14 +7,17 @@ import dataclasses
 import json
 import random
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
-from service.scoring import artifacts, claims
+from service.scoring import artifacts, claims, cues
 from service.scoring.document import Builder, Doc
+from service.scoring.sentences import split
 from service.scoring.types import SiteConfig, Submission
 from service.training import TRAINERS, common
-from service.training.claims import source_matches, train_german
+from service.training.claims import _fit_document, nb_ratios, source_matches, train_german
 
 PLACES = ["Kiel", "Ulm", "Jena", "Trier", "Passau", "Husum"]
 THINGS = ["das Freibad", "die Brücke", "der Markt", "die Schule", "das Theater"]
@@ -83,6 +86,48 @@ def test_the_trained_artifact_scores_through_the_phase(trained: Path) -> None:
     phase(doc, out)
     assert [s.claim for s in doc.sentences] == ["unsourced", "none"]
     assert out.scores["factual_claims"] > 0.5
+
+
+def _toy_texts(data_dir: Path) -> tuple[list[str], np.ndarray[Any, Any]]:
+    with (data_dir / "germeval2021_toxic" / "train.csv").open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return [r["comment_text"] for r in rows], np.asarray(
+        [int(r["Sub3_FactClaiming"]) for r in rows]
+    )
+
+
+def test_nb_ratios_favour_the_class_an_n_gram_occurs_in(data_dir: Path) -> None:
+    texts, y = _toy_texts(data_dir)
+    pipeline = _fit_document(texts, y, 1.0, nb=False)
+    features = pipeline.named_steps["features"]
+    x = features.transform(texts)
+    ratios = nb_ratios(features, x, y)
+    words = features.transformer_list[0][1].vocabulary_
+    assert ratios[words["euro"]] > 0 > ratios[words["finde"]]
+    assert (ratios[-len(cues.FEATURE_NAMES) :] == 1.0).all()  # cue columns are left as they are
+
+
+def test_the_nb_document_model_is_a_plain_pipeline_with_the_ratios_in_its_weights(
+    data_dir: Path,
+) -> None:
+    from scipy import sparse
+    from sklearn.linear_model import LogisticRegression
+
+    texts, y = _toy_texts(data_dir)
+    pipeline = _fit_document(texts, y, 3.0, nb=True)
+    features = pipeline.named_steps["features"]
+    x = features.transform(texts)
+    scaled = x @ sparse.diags(nb_ratios(features, x, y))
+    reference = LogisticRegression(
+        C=3.0, max_iter=2000, solver="liblinear", random_state=common.SEED
+    )
+    expected = reference.fit(scaled, y).predict_proba(scaled)[:, 1]
+    assert pipeline.predict_proba(texts)[:, 1] == pytest.approx(expected, abs=1e-9)
+    # The scoring code's fast scorer reads the folded weights like any other pipeline.
+    scorer = claims.LinearTextScorer(pipeline)
+    text = texts[0]
+    cue_values = cues.features(text, split(text))
+    assert scorer.proba(text, cue_values) == pytest.approx(expected[0], abs=1e-9)
 
 
 def test_an_artifact_from_another_scikit_learn_is_refused(trained: Path, tmp_path: Path) -> None:
