@@ -269,9 +269,13 @@ class ToxicityModel:
         folds: int = 5,
         seed: int = 0,
         char_orders: tuple[int, int] = (3, 5),
+        nb_view: bool = False,
+        nb_c: float = 1.0,
     ) -> None:
         self.lexicon = lexicon
         self.char_orders = char_orders
+        self.nb_view = nb_view
+        self.nb_c = nb_c
         self.use_embeddings = use_embeddings
         self.ngram_c = ngram_c
         self.embedding_c = embedding_c
@@ -331,6 +335,29 @@ class ToxicityModel:
         self.ngram_lr_ = ngram_lr().fit(x_ngram, target)
 
         lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
+        # Second view of the same n-grams: NB-LR (Wang & Manning 2012), each feature scaled
+        # by its log-count ratio. Its logit goes before the surface features, so the
+        # stackers' column layout (n-gram logit, [embedding logit,] rest) is unchanged.
+        self.nb_coef_: Vector | None = None
+        self.nb_intercept_ = 0.0
+        if self.nb_view:
+
+            def nb_lr() -> Any:
+                return LogisticRegression(
+                    C=self.nb_c, class_weight="balanced", solver="liblinear", max_iter=1000
+                )
+
+            oof_nb = np.zeros(len(docs))
+            for train, test in folds:
+                r = _log_count_ratio(x_ngram[train], target[train])
+                lr = nb_lr().fit(x_ngram[train].multiply(r).tocsr(), target[train])
+                oof_nb[test] = lr.predict_proba(x_ngram[test].multiply(r).tocsr())[:, 1]
+            r = _log_count_ratio(x_ngram, target)
+            lr = nb_lr().fit(x_ngram.multiply(r).tocsr(), target)
+            # (x * r) @ w == x @ (r * w): scoring needs only the product.
+            self.nb_coef_ = r * np.asarray(lr.coef_[0], dtype=np.float64)
+            self.nb_intercept_ = float(lr.intercept_[0])
+            lex = np.hstack([_logit(oof_nb)[:, None], lex])
         oof_embed = None
         if self.use_embeddings:
             if embeddings is None:
@@ -420,10 +447,12 @@ class ToxicityModel:
         # model's logit as the second column, for the uncertain texts only.
         rows = []
         for doc in docs:
-            z = fast.ngram_logit(doc)[0]
-            rows.append(
-                [min(max(z, -_LOGIT_LIMIT), _LOGIT_LIMIT), *surface_features(doc, self.lexicon)]
-            )
+            z, word_parts, char_parts = fast.ngram_logit(doc)
+            row = [min(max(z, -_LOGIT_LIMIT), _LOGIT_LIMIT)]
+            if fast.nb_intercept is not None:
+                z_nb = fast.nb_intercept + word_parts.second + char_parts.second
+                row.append(min(max(z_nb, -_LOGIT_LIMIT), _LOGIT_LIMIT))
+            rows.append([*row, *surface_features(doc, self.lexicon)])
         cheap = np.array(rows, dtype=np.float64)
         p = fast.cheap.probability(cheap)
         if not embeddings or fast.full is None or fast.embedding is None:
@@ -458,8 +487,13 @@ class ToxicityModel:
     def predict_proba_reference(self, texts: Sequence[str], refine_above: bool = False) -> Vector:
         """Return predict_proba's numbers through the scikit-learn objects (slow; for tests)."""
         docs = [normalize(t) for t in texts]
-        p_ngram = self.ngram_lr_.predict_proba(self._ngram_matrix(docs))[:, 1]
+        x_ngram = self._ngram_matrix(docs)
+        p_ngram = self.ngram_lr_.predict_proba(x_ngram)[:, 1]
         lex = np.asarray([surface_features(d, self.lexicon) for d in docs])
+        nb_coef = getattr(self, "nb_coef_", None)
+        if nb_coef is not None:
+            z_nb = np.asarray(x_ngram @ nb_coef).ravel() + self.nb_intercept_
+            lex = np.hstack([_logit(_sigmoid(z_nb))[:, None], lex])
         p: Vector = self.cheap_stack_.predict_proba(self._meta(p_ngram, None, lex))[:, 1]
         if self.full_stack_ is not None:
             lo, hi = self.band_
@@ -525,6 +559,15 @@ def _to_refine(p: Vector, lo: float, hi: float, refine_above: bool) -> NDArray[n
     return np.flatnonzero(chosen)
 
 
+def _log_count_ratio(x: Any, y: NDArray[np.int_], alpha: float = 1.0) -> Vector:
+    """Return NB-LR's log-count ratio per feature: log of P(present | toxic) / P(present | not)."""
+    present = (x > 0).astype(np.float64)
+    pos = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
+    neg = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
+    ratio: Vector = np.log((pos / pos.sum()) / (neg / neg.sum()))
+    return ratio
+
+
 def _sigmoid(z: Vector) -> Vector:
     out: Vector = 1.0 / (1.0 + np.exp(-z))
     return out
@@ -549,8 +592,10 @@ class _LinearStack:
 class _NgramPart:
     """One fitted TfidfVectorizer (sublinear tf, l2 norm) with its slice of the weights."""
 
-    def __init__(self, vectorizer: Any, coef: Vector) -> None:
+    def __init__(self, vectorizer: Any, coef: Vector, second: Vector | None = None) -> None:
         self.grams = GramCounter(vectorizer)
+        #: A second linear model's weights over the same n-grams (the NB-LR view).
+        self.second = second
         self.grams.use_table()
         self.vocabulary: dict[str, int] = vectorizer.vocabulary_
         self.idf = np.asarray(vectorizer.idf_, dtype=np.float64)
@@ -570,7 +615,10 @@ class _NgramPart:
         weight = ((1.0 + np.log(tf)) if self.sublinear else tf) * self.idf[index]
         weight /= float(np.sqrt(weight @ weight))
         parts = weight * self.coef[index]
-        return float(parts.sum()), _Parts(self.vocabulary, index, parts, codes)
+        out = _Parts(self.vocabulary, index, parts, codes)
+        if self.second is not None:
+            out.second = float(weight @ self.second[index])
+        return float(parts.sum()), out
 
     def unigram_shares(self, tokens: list[str], parts: _Parts) -> Vector:
         """Return per token the share of its word unigram (0 if not in the vocabulary)."""
@@ -627,6 +675,8 @@ class _Parts:
         self.parts = parts
         #: The n-grams' codes (ascending, aligned with parts) when the counter codes them.
         self.codes = codes
+        #: The second model's share of its logit (see _NgramPart.second).
+        self.second = 0.0
         self._by_index: dict[int, float] | None = None
 
     def get(self, gram: str, default: float = 0.0) -> float:
@@ -642,9 +692,11 @@ class _FastModel:
     def __init__(self, model: ToxicityModel) -> None:
         coef = np.asarray(model.ngram_lr_.coef_[0], dtype=np.float64)
         n_word = len(model.word_.vocabulary_)
-        self.word = _NgramPart(model.word_, coef[:n_word])
-        self.char = _NgramPart(model.char_, coef[n_word:])
+        nb: Vector | None = getattr(model, "nb_coef_", None)
+        self.word = _NgramPart(model.word_, coef[:n_word], None if nb is None else nb[:n_word])
+        self.char = _NgramPart(model.char_, coef[n_word:], None if nb is None else nb[n_word:])
         self.intercept = float(model.ngram_lr_.intercept_[0])
+        self.nb_intercept: float | None = None if nb is None else float(model.nb_intercept_)
         self.cheap = _LinearStack(model.cheap_stack_)
         self.full = _LinearStack(model.full_stack_) if model.full_stack_ is not None else None
         self._recent: dict[str, tuple[float, _Parts, _Parts]] = {}

@@ -21,7 +21,7 @@ import numpy as np
 from service.scoring.toxicity import Lexicon, ToxicityModel, embed, normalize
 from service.training import common
 
-VERSION = "2026.11.2"
+VERSION = "2026.11.3"
 Progress = Callable[[str], None]
 #: Davidson et al. is 77 % offensive tweets with slurs; a sample keeps it from dominating.
 DAVIDSON_SAMPLE = 6000
@@ -323,6 +323,7 @@ def train_toxicity(
     use_embeddings: bool = True,
     goals: dict[str, dict[str, Any]] | None = None,
     threshold_corpus: str | None = None,
+    nb_view: bool = False,
 ) -> dict[str, Any]:
     """Train one language's toxicity model, write it with its card, and return the card.
 
@@ -354,7 +355,12 @@ def train_toxicity(
         )
         progress(f"embedded in {time.monotonic() - started:.0f} s")
     progress("fitting n-gram, embedding and stacked models with 5-fold out-of-fold predictions")
-    model = ToxicityModel(lexicon=lexicon, use_embeddings=use_embeddings, seed=common.SEED)
+    model = ToxicityModel(
+        lexicon=lexicon,
+        use_embeddings=use_embeddings,
+        seed=common.SEED,
+        nb_view=nb_view,
+    )
     model.fit(texts, labels, embeddings=embeddings, groups=groups)
     progress(f"fitted in {time.monotonic() - started:.0f} s")
 
@@ -403,8 +409,10 @@ def train_toxicity(
         f"{name}-{VERSION}",
         description=(
             f"Toxicity / offensive language ({language}): calibrated probability from a "
-            "logistic-regression stacker over a word+char n-gram model, lexicon and surface "
-            "features and (for uncertain texts) a model on multilingual USE embeddings."
+            "logistic-regression stacker over a word+char n-gram model"
+            + (", its NB-LR re-weighting" if nb_view else "")
+            + ", lexicon and surface features and (for uncertain texts) a model on "
+            "multilingual USE embeddings."
         ),
         data=[c.source for c in corpora] + lexicon_files,
         labels={
@@ -422,6 +430,16 @@ def train_toxicity(
                 "precision and macro recall) of the out-of-fold cascade probabilities of "
                 f"{threshold_corpus or 'all training texts'}.",
                 "Long texts are scored per window of sentences; the maximum counts.",
+                *(
+                    [
+                        "NB-LR view: a logistic regression (C 1, balanced) on the same tf-idf "
+                        "n-grams scaled by their naive-Bayes log-count ratios (alpha 1; Wang & "
+                        "Manning 2012), ratios folded into its weights; its logit is a stacker "
+                        "input. The cheap_only OLID row is taken at the pooled threshold."
+                    ]
+                    if nb_view
+                    else []
+                ),
             ],
             "training_seconds": round(time.monotonic() - started, 1),
         },
@@ -446,6 +464,13 @@ def train_german(data_dir: Path, out_dir: Path, progress: Progress) -> None:
 def train_english(data_dir: Path, out_dir: Path, progress: Progress) -> None:
     """Train toxicity_en."""
     # OLID: the benchmark of the goal and, of the English sets, the closest to comments.
+    # The NB-LR view of the n-grams: OLID macro-F1 0.741 -> 0.749 out of fold (2026-11-25).
     train_toxicity(
-        "en", data_dir, out_dir, progress, goals=GOALS_EN, threshold_corpus="offenseval2019_olid_en"
+        "en",
+        data_dir,
+        out_dir,
+        progress,
+        goals=GOALS_EN,
+        threshold_corpus="offenseval2019_olid_en",
+        nb_view=True,
     )

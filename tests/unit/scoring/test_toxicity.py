@@ -170,6 +170,33 @@ def test_fast_scoring_gives_the_scikit_learn_numbers() -> None:
     assert not np.allclose(refined[top], cheap[top])
 
 
+def test_english_nb_view_is_scored_with_the_scikit_learn_numbers() -> None:
+    en = model("en")
+    texts = CIVIL_EN + INSULTS_EN + ["Shut up, you stupid clown.", "The council meets Tuesday."]
+    assert en.nb_coef_ is not None and en._fast().nb_intercept is not None
+    assert np.allclose(en.predict_proba(texts), en.predict_proba_reference(texts), atol=1e-6)
+    # the fast path's NB logit is the tf-idf rows times the folded weights, plus intercept
+    x = en._ngram_matrix([normalize(t) for t in texts])
+    expected = np.asarray(x @ en.nb_coef_).ravel() + en.nb_intercept_
+    for text, want in zip(texts, expected, strict=True):
+        _, word_parts, char_parts = en._fast().ngram_logit(normalize(text))
+        assert en._fast().nb_intercept + word_parts.second + char_parts.second == pytest.approx(
+            want, abs=1e-9
+        )
+    # the German model has no NB view and still scores through the same code
+    de = model("de")
+    assert getattr(de, "nb_coef_", None) is None and de._fast().nb_intercept is None
+
+
+def test_log_count_ratio_favours_features_of_the_positive_class() -> None:
+    from scipy.sparse import csr_matrix
+
+    x = csr_matrix(np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 1.0, 1.0]]))
+    r = toxicity._log_count_ratio(x, np.array([1, 1, 0, 0]))
+    assert r[0] > 0 > r[1]
+    assert r[2] == pytest.approx(0.0)
+
+
 def test_long_civil_text_with_one_insult_is_flagged_at_the_insult(phase: ToxicityPhase) -> None:
     civil = " ".join(CIVIL_DE * 6)
     insult = "Der Bürgermeister ist ein erbärmlicher Vollidiot."
