@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 from service.scoring import artifacts
 from service.scoring.document import Builder, Doc
-from service.scoring.ngrams import GramCounter
+from service.scoring.ngrams import GramCounter, log_count_ratio
 
 SIGNAL = "toxicity"
 MODEL_NAMES = {"de": "toxicity_de", "en": "toxicity_en"}
@@ -349,10 +349,10 @@ class ToxicityModel:
 
             oof_nb = np.zeros(len(docs))
             for train, test in folds:
-                r = _log_count_ratio(x_ngram[train], target[train])
+                r = log_count_ratio(x_ngram[train], target[train])
                 lr = nb_lr().fit(x_ngram[train].multiply(r).tocsr(), target[train])
                 oof_nb[test] = lr.predict_proba(x_ngram[test].multiply(r).tocsr())[:, 1]
-            r = _log_count_ratio(x_ngram, target)
+            r = log_count_ratio(x_ngram, target)
             lr = nb_lr().fit(x_ngram.multiply(r).tocsr(), target)
             # (x * r) @ w == x @ (r * w): scoring needs only the product.
             self.nb_coef_ = r * np.asarray(lr.coef_[0], dtype=np.float64)
@@ -557,15 +557,6 @@ def _to_refine(p: Vector, lo: float, hi: float, refine_above: bool) -> NDArray[n
     if refine_above:
         chosen[np.argsort(-p, kind="stable")[:REFINE_TOP]] = True
     return np.flatnonzero(chosen)
-
-
-def _log_count_ratio(x: Any, y: NDArray[np.int_], alpha: float = 1.0) -> Vector:
-    """Return NB-LR's log-count ratio per feature: log of P(present | toxic) / P(present | not)."""
-    present = (x > 0).astype(np.float64)
-    pos = alpha + np.asarray(present[y == 1].sum(axis=0)).ravel()
-    neg = alpha + np.asarray(present[y == 0].sum(axis=0)).ravel()
-    ratio: Vector = np.log((pos / pos.sum()) / (neg / neg.sum()))
-    return ratio
 
 
 def _sigmoid(z: Vector) -> Vector:

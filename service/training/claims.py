@@ -28,6 +28,7 @@ from service.scoring.claims import (
 )
 from service.scoring.claims import build as build_claims_phase
 from service.scoring.document import Builder, Doc
+from service.scoring.ngrams import log_count_ratio
 from service.scoring.sentences import split
 from service.scoring.types import Sentence, SiteConfig, Submission
 from service.training import common
@@ -86,17 +87,13 @@ def nb_ratios(features: Any, x: Any, y: np.ndarray[Any, Any], alpha: float = NB_
     0), each side normalised to sum 1 over the n-gram columns of its part. Cue columns
     (already standardised counts) get 1.
     """
-    present = (x > 0).astype(np.float64)
-    positive = np.asarray(present[y == 1].sum(axis=0)).ravel() + alpha
-    negative = np.asarray(present[y == 0].sum(axis=0)).ravel() + alpha
     ratios = np.ones(x.shape[1])
     offset = 0
     for _name, step in features.transformer_list:
         if hasattr(step, "vocabulary_"):
             width = len(step.vocabulary_)
             part = slice(offset, offset + width)
-            p, q = positive[part], negative[part]
-            ratios[part] = np.log((p / p.sum()) / (q / q.sum()))
+            ratios[part] = log_count_ratio(x[:, part], y, alpha)
         else:
             width = int(step.named_steps["count"].n_features_)
         offset += width

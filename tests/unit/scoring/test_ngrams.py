@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from service.scoring.ngrams import CodeTable, GramCounter, distinct_counts
+from service.scoring.ngrams import CodeTable, GramCounter, distinct_counts, log_count_ratio
 
 TRAIN = [
     "Du bist ein erbärmlicher Vollidiot, halt endlich die Fresse.",
@@ -160,3 +160,12 @@ def test_distinct_counts_equal_numpy_unique() -> None:
         expected, expected_counts = np.unique(codes, return_counts=True)
         assert distinct.tolist() == expected.tolist()
         assert counts.tolist() == expected_counts.tolist()
+
+
+def test_log_count_ratio_favours_features_of_the_positive_class() -> None:
+    from scipy.sparse import csr_matrix
+
+    x = csr_matrix(np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 1.0, 1.0]]))
+    r = log_count_ratio(x, np.array([1, 1, 0, 0]))
+    assert r[0] > 0 > r[1]
+    assert r[2] == pytest.approx(0.0)

@@ -188,15 +188,6 @@ def test_english_nb_view_is_scored_with_the_scikit_learn_numbers() -> None:
     assert getattr(de, "nb_coef_", None) is None and de._fast().nb_intercept is None
 
 
-def test_log_count_ratio_favours_features_of_the_positive_class() -> None:
-    from scipy.sparse import csr_matrix
-
-    x = csr_matrix(np.array([[1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0], [0.0, 1.0, 1.0]]))
-    r = toxicity._log_count_ratio(x, np.array([1, 1, 0, 0]))
-    assert r[0] > 0 > r[1]
-    assert r[2] == pytest.approx(0.0)
-
-
 def test_long_civil_text_with_one_insult_is_flagged_at_the_insult(phase: ToxicityPhase) -> None:
     civil = " ".join(CIVIL_DE * 6)
     insult = "Der Bürgermeister ist ein erbärmlicher Vollidiot."
